@@ -1,0 +1,7 @@
+/**
+ * sluice: WHATWG streams for moving payloads too big to hold twice, in
+ * browsers, Node and Deno. This module only re-exports; each capability also
+ * has its own entry point (`sluice/chunk`, `sluice/tee`, ...).
+ * @module
+ */
+export * from "./chunk.ts";

@@ -1,0 +1,92 @@
+// Helpers shared by the test files: building sources, draining streams,
+// deferred promises and comparing bytes. Nothing here is part of sluice.
+
+/** A promise with its resolve and reject functions exposed. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T | PromiseLike<T>) => void;
+  reject: (reason?: unknown) => void;
+}
+
+/** Creates a promise that the caller settles by hand. */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: Deferred<T>["resolve"];
+  let reject!: Deferred<T>["reject"];
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A stream that enqueues the given chunks in order (one per pull) and closes. */
+export function streamOf<T>(chunks: Iterable<T>): ReadableStream<T> {
+  const it = chunks[Symbol.iterator]();
+  return new ReadableStream<T>({
+    pull(controller) {
+      const next = it.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** Reads a stream to its end and returns its chunks. */
+export async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
+  const reader = stream.getReader();
+  const out: T[] = [];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+  return out;
+}
+
+/** Joins byte chunks into one array. */
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+/** Reads a byte stream to its end and joins it. */
+export async function collectBytes(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return concat(await collect(stream));
+}
+
+/** Bytes 0, 1, 2, ... 255, 0, 1, ... of the given length: easy to check by eye. */
+export function sequence(length: number, start = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (start + i) & 255;
+  return out;
+}
+
+/** Cuts bytes into pieces at the given offsets (sorted, in range). */
+export function cutAt(bytes: Uint8Array, offsets: readonly number[]): Uint8Array[] {
+  const points = [...new Set(offsets)].filter((o) => o > 0 && o < bytes.length).sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(last, p));
+    last = p;
+  }
+  out.push(bytes.subarray(last));
+  return out;
+}
+
+/** Lowercase hex SHA-256 of some bytes, with the platform's WebCrypto. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Resolves after `ms` milliseconds. Only for tests whose subject is real time (network pacing). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True when the test is running in Node or Deno (not a browser). */
+export const isServerRuntime = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
