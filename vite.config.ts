@@ -8,13 +8,16 @@ const chromiumArgs = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
+// Every file in test/ runs in every runtime; test/node/ holds the tests of the
+// Node-only adapters (sluice/node), which run in Node, the polyfill run and Deno.
 const unit = { include: ["test/*.test.ts"], globalSetup: ["test/servers.ts"], testTimeout: 30_000, hookTimeout: 30_000 };
+const serverSide = { ...unit, include: ["test/*.test.ts", "test/node/*.test.ts"] };
 
 export default defineConfig({
   test: {
     projects: [
-      { test: { ...unit, name: runtime, environment: "node" } },
-      { test: { ...unit, name: "polyfill", environment: "node", setupFiles: ["test/polyfill_setup.ts"] } },
+      { test: { ...serverSide, name: runtime, environment: "node" } },
+      { test: { ...serverSide, name: "polyfill", environment: "node", setupFiles: ["test/polyfill_setup.ts"] } },
       {
         test: {
           ...unit,
