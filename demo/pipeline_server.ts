@@ -1,0 +1,126 @@
+// A small local upload server for the pipeline demo, its tests and its
+// benchmark: it reads each request body as it arrives, hashes it, and answers
+// with the byte count and the SHA-256. It can be told to reset the connection
+// after some bytes, or to read slowly, so that the faults of a real server can
+// be played on 127.0.0.1.
+import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/** Options of {@linkcode startUploadServer}. */
+export interface UploadServerOptions {
+  /** Reset the connection (TCP RST) once this many body bytes have arrived. @default Infinity */
+  resetAfterBytes?: number;
+  /** Sleep this long after each read from the socket: a slow consumer. @default 0 */
+  readDelayMs?: number;
+}
+
+/** What the server saw of one request. */
+export interface UploadOutcome {
+  /** `complete`: the whole body arrived and was answered; `aborted`: the client broke off; `reset`: the server did. */
+  status: "complete" | "aborted" | "reset";
+  /** Body bytes received. */
+  bytes: number;
+  /** Hex SHA-256 of the body; only for a complete body. */
+  sha256?: string;
+}
+
+/** A running {@linkcode startUploadServer}. */
+export interface UploadServer {
+  /** `http://127.0.0.1:<port>/upload`. */
+  url: string;
+  /** How many requests have arrived so far. */
+  readonly requestCount: number;
+  /** What the server saw of the `index`-th request (0 first), once it has arrived and ended. */
+  outcome(index?: number): Promise<UploadOutcome>;
+  /** Bytes received so far, over all requests. */
+  readonly bytesReceived: number;
+  /** Stops listening and drops open connections. */
+  close(): Promise<void>;
+}
+
+/** Starts the upload server on 127.0.0.1 on a free port. */
+export async function startUploadServer(options: UploadServerOptions = {}): Promise<UploadServer> {
+  const resetAfter = options.resetAfterBytes ?? Infinity;
+  const delayMs = options.readDelayMs ?? 0;
+  // One settler per request, created by whichever comes first: the request or a caller waiting for it.
+  const outcomes: { promise: Promise<UploadOutcome>; resolve: (o: UploadOutcome) => void }[] = [];
+  let requestCount = 0;
+  const slot = (index: number) => {
+    while (outcomes.length <= index) {
+      let resolve!: (o: UploadOutcome) => void;
+      const promise = new Promise<UploadOutcome>((r) => (resolve = r));
+      outcomes.push({ promise, resolve });
+    }
+    return outcomes[index]!;
+  };
+  const sockets = new Set<Socket>();
+  let bytesReceived = 0;
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const resolve = slot(requestCount++).resolve;
+    const hash = createHash("sha256");
+    let bytes = 0;
+    let ended = false;
+    req.on("data", (chunk: Buffer) => {
+      if (ended) return;
+      bytes += chunk.length;
+      bytesReceived += chunk.length;
+      hash.update(chunk);
+      if (bytes >= resetAfter) {
+        ended = true;
+        resolve({ status: "reset", bytes });
+        const socket = req.socket as Socket & { resetAndDestroy?: () => void };
+        if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+        else socket.destroy();
+        return;
+      }
+      if (delayMs > 0) {
+        req.pause();
+        setTimeout(() => req.resume(), delayMs);
+      }
+    });
+    req.on("end", () => {
+      if (ended) return;
+      ended = true;
+      const outcome: UploadOutcome = { status: "complete", bytes, sha256: hash.digest("hex") };
+      resolve(outcome);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ bytes, sha256: outcome.sha256 }));
+    });
+    // A request that closes before its end is an upload the client broke off.
+    req.on("close", () => {
+      if (ended) return;
+      ended = true;
+      resolve({ status: "aborted", bytes });
+    });
+    req.on("error", () => {});
+  }
+
+  const server = createServer(handle);
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/upload`,
+    get requestCount() {
+      return requestCount;
+    },
+    outcome(index = 0) {
+      return slot(index).promise;
+    },
+    get bytesReceived() {
+      return bytesReceived;
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
