@@ -1,0 +1,51 @@
+// The flagship pipeline (demo/pipeline.ts) against the eager way of doing the
+// same job: JSON.stringify -> TextEncoder -> fflate gzipSync -> one fetch with
+// the whole body, the archive file written at the end. Both talk to the same
+// local upload server, which runs in this process (and in each memory child).
+//   node --expose-gc --import tsx test/bench/pipeline.bench.ts ["20 MB"|"100 MB"|"300 MB"] [--no-memory]
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "fflate";
+import { makeAuction, type Auction } from "../../demo/auction.ts";
+import { runPipeline } from "../../demo/pipeline.ts";
+import { startUploadServer } from "../../demo/pipeline_server.ts";
+import { main, suite } from "./_harness.ts";
+
+const server = await startUploadServer();
+const archive = join(tmpdir(), `sluice-pipeline-bench-${process.pid}.json.gz`);
+
+async function eager(value: Auction): Promise<void> {
+  const body = new TextEncoder().encode(JSON.stringify(value));
+  const gz = gzipSync(body);
+  const response = await fetch(server.url, { method: "POST", body });
+  const answer = (await response.json()) as { bytes: number };
+  if (answer.bytes !== body.length) throw new Error(`server got ${answer.bytes} of ${body.length} bytes`);
+  writeFileSync(archive, gz);
+}
+
+async function streaming(value: Auction): Promise<void> {
+  const report = await runPipeline(value, { url: server.url, archive });
+  if (report.upload.error !== undefined) throw report.upload.error;
+}
+
+for (const mb of [20, 100, 300]) {
+  suite({
+    title: `pipeline ${mb} MB`,
+    input: () => makeAuction(mb * 1e6),
+    bytes: mb * 1e6,
+    cases: {
+      "eager (stringify, gzipSync, fetch whole)": eager,
+      "sluice pipeline": streaming,
+    },
+    runs: mb >= 300 ? 2 : 3,
+    warmup: mb >= 300 ? 0 : 1,
+  });
+}
+
+try {
+  await main(import.meta.url);
+} finally {
+  await server.close();
+  rmSync(archive, { force: true });
+}

@@ -1,0 +1,204 @@
+// The flagship pipeline end to end (demo/pipeline.ts): a generated auction
+// streamed as JSON to a local HTTP server (best-effort) and gzipped into a
+// file (required), with the faults a real deployment meets.
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { makeAuction, type Auction } from "../../demo/auction.ts";
+import { runPipeline } from "../../demo/pipeline.ts";
+import { startUploadServer, type UploadServer, type UploadServerOptions } from "../../demo/pipeline_server.ts";
+
+const MB = 1e6;
+
+let dir: string;
+let servers: UploadServer[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "sluice-pipeline-"));
+  servers = [];
+});
+
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function server(options?: UploadServerOptions): Promise<UploadServer> {
+  const s = await startUploadServer(options);
+  servers.push(s);
+  return s;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The bytes the pipeline must produce: what `JSON.stringify` gives, as UTF-8. */
+function expectedBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+/** Compares two large byte arrays without printing megabytes on failure. */
+function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  expect(actual.length).toBe(expected.length);
+  expect(sha256(actual)).toBe(sha256(expected));
+}
+
+/** Puts an object whose toJSON runs `hook` at `fraction` of the orders, and returns its path. */
+function hookAt(value: Auction, fraction: number, hook: () => unknown): string {
+  const index = Math.floor(value.orders.length * fraction);
+  const order = value.orders[index]!;
+  (value.orders as unknown[])[index] = { toJSON: () => hook() ?? order };
+  return `$.orders[${index}]`;
+}
+
+/** Records unhandled rejections until `stop()` is called (after a macrotask, so late ones count). */
+function watchUnhandledRejections(): { stop: () => Promise<unknown[]> } {
+  const seen: unknown[] = [];
+  const onRejection = (reason: unknown) => void seen.push(reason);
+  process.on("unhandledRejection", onRejection);
+  return {
+    async stop() {
+      await new Promise((r) => setTimeout(r, 50));
+      process.off("unhandledRejection", onRejection);
+      return seen;
+    },
+  };
+}
+
+describe("the pipeline", () => {
+  test("uploads the JSON of the value and archives it gzipped, both byte for byte", async () => {
+    const value = makeAuction(3 * MB);
+    const expected = expectedBytes(value);
+    const s = await server();
+    const archive = join(dir, "auction.json.gz");
+
+    const report = await runPipeline(value, { url: s.url, archive });
+
+    const outcome = await s.outcome();
+    expect(outcome).toEqual({ status: "complete", bytes: expected.length, sha256: sha256(expected) });
+    expect(report.upload.response).toEqual({ bytes: expected.length, sha256: sha256(expected) });
+    expect(report.upload.error).toBeUndefined();
+    expectSameBytes(gunzipSync(readFileSync(archive)), expected);
+    expect(readdirSync(dir)).toEqual(["auction.json.gz"]);
+
+    expect(report.json.status).toBe("closed");
+    expect(report.json.bytes).toBe(expected.length);
+    expect(report.json.chunks).toBe(Math.ceil(expected.length / 65536));
+    expect(report.json.firstChunkMs).toBeGreaterThanOrEqual(0);
+    expect(report.json.durationMs).toBeGreaterThan(0);
+    expect(report.upload.branch).toMatchObject({ index: 0, status: "closed", bytes: expected.length });
+    expect(report.archive.branch).toMatchObject({ index: 1, status: "closed", bytes: expected.length });
+    expect(report.archive.gzip.bytes).toBe(readFileSync(archive).length);
+  });
+
+  test("a server that resets the connection at 40% fails the upload with a clear error, and the archive is still complete", async () => {
+    const value = makeAuction(4 * MB);
+    const expected = expectedBytes(value);
+    const s = await server({ resetAfterBytes: 0.4 * expected.length });
+    const archive = join(dir, "auction.json.gz");
+
+    const report = await runPipeline(value, { url: s.url, archive });
+
+    const outcome = await s.outcome();
+    expect(outcome.status).toBe("reset");
+    expect(outcome.bytes).toBeLessThan(0.5 * expected.length);
+    expect(report.upload.error).toBeInstanceOf(Error);
+    expect(report.upload.response).toBeUndefined();
+    // The best-effort branch went away; the required one got everything.
+    expect(report.upload.branch.status).toMatch(/^(cancelled|detached)$/);
+    expect(report.upload.branch.bytes).toBeLessThan(expected.length);
+    expect(report.archive.branch).toMatchObject({ status: "closed", bytes: expected.length });
+    expectSameBytes(gunzipSync(readFileSync(archive)), expected);
+    expect(readdirSync(dir)).toEqual(["auction.json.gz"]);
+  });
+
+  test("a toJSON that throws at 60% aborts the upload, leaves no archive and no temporary file, and the error names the value's path", async () => {
+    const value = makeAuction(4 * MB);
+    const failure = new Error("price feed unavailable");
+    const path = hookAt(value, 0.6, () => {
+      throw failure;
+    });
+    const s = await server();
+    const archive = join(dir, "auction.json.gz");
+    const watch = watchUnhandledRejections();
+
+    const error = await runPipeline(value, { url: s.url, archive }).then(() => undefined, (e: unknown) => e);
+
+    expect(error).toBe(failure);
+    expect(JSON.stringify(error)).toContain(path);
+    const outcome = await s.outcome();
+    expect(outcome.status).toBe("aborted");
+    expect(outcome.sha256).toBeUndefined();
+    expect(existsSync(archive)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await watch.stop()).toEqual([]);
+  });
+
+  test("a slow server holds the pipeline back with bounded memory, and the report shows the time stalled on it", async () => {
+    const value = makeAuction(50 * MB);
+    const s = await server({ readDelayMs: 2 });
+    const archive = join(dir, "auction.json.gz");
+    const baseline = process.memoryUsage.rss();
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
+
+    const report = await runPipeline(value, { url: s.url, archive }).finally(() => clearInterval(sampler));
+
+    peak = Math.max(peak, process.memoryUsage.rss());
+    expect((await s.outcome()).status).toBe("complete");
+    expect(report.upload.response).toMatchObject({ bytes: report.json.bytes });
+    expect(peak - baseline).toBeLessThan(150 * MB);
+    expect(report.upload.transfer.stalledMs).toBeGreaterThan(0.25 * report.json.durationMs);
+    expect(report.json.stalledMs).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("an archive sink that fails at 50% fails the whole pipeline and aborts the upload", async () => {
+    const value = makeAuction(4 * MB);
+    const expected = expectedBytes(value);
+    // zlib's gzip of the same JSON at the same level tells about how far 50% of the archive is.
+    const half = gzipSync(expected).length / 2;
+    const diskFull = new Error("disk full");
+    let written = 0;
+    const sink = new WritableStream<Uint8Array>({
+      write(chunk) {
+        written += chunk.length;
+        if (written >= half) throw diskFull;
+      },
+    });
+    const s = await server();
+    const watch = watchUnhandledRejections();
+
+    const error = await runPipeline(value, { url: s.url, archive: sink }).then(() => undefined, (e: unknown) => e);
+
+    expect(error).toBe(diskFull);
+    const outcome = await s.outcome();
+    expect(outcome.status).toBe("aborted");
+    expect(outcome.bytes).toBeLessThan(expected.length);
+    expect(await watch.stop()).toEqual([]);
+  });
+
+  test("an abort signal fired mid-way stops everything, leaves nothing behind and no unhandled rejection", async () => {
+    const value = makeAuction(4 * MB);
+    const expected = expectedBytes(value);
+    const stop = new AbortController();
+    const reason = new Error("user cancelled");
+    hookAt(value, 0.5, () => void setTimeout(() => stop.abort(reason), 0));
+    const s = await server();
+    const archive = join(dir, "auction.json.gz");
+    const watch = watchUnhandledRejections();
+
+    const error = await runPipeline(value, { url: s.url, archive, signal: stop.signal }).then(() => undefined, (e: unknown) => e);
+
+    expect(error).toBe(reason);
+    const outcome = await s.outcome();
+    expect(outcome.status).toBe("aborted");
+    expect(outcome.bytes).toBeLessThan(expected.length);
+    expect(existsSync(archive)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await watch.stop()).toEqual([]);
+  });
+});
