@@ -5,3 +5,4 @@
  * @module
  */
 export * from "./chunk.ts";
+export * from "./sse.ts";

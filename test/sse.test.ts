@@ -1,0 +1,445 @@
+import { describe, expect, test } from "vitest";
+import fc from "fast-check";
+import {
+  SSE_KEEP_ALIVE,
+  SseDecoderStream,
+  type SseDecoderOptions,
+  SseEncoderStream,
+  type SseEvent,
+  type SseMessage,
+  type SseTimers,
+} from "../lib/sse.ts";
+import { collect, collectBytes, cutAt, deferred, streamOf } from "./_util.ts";
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+async function encode(messages: (SseMessage | string)[]): Promise<string> {
+  return text.decode(await collectBytes(streamOf(messages).pipeThrough(new SseEncoderStream())));
+}
+
+async function decode(pieces: (Uint8Array | string)[], options?: SseDecoderOptions): Promise<SseEvent[]> {
+  return collect(streamOf(pieces).pipeThrough(new SseDecoderStream(options)));
+}
+
+/** Decodes a whole text given as UTF-8 bytes in one chunk. */
+function decodeText(input: string, options?: SseDecoderOptions): Promise<SseEvent[]> {
+  return decode([utf8.encode(input)], options);
+}
+
+/** A timer pair driven by hand: `advance(ms)` fires what falls due, in order. */
+class FakeClock implements SseTimers {
+  now = 0;
+  #next = 1;
+  #timers = new Map<number, { at: number; callback: () => void }>();
+  setTimeout(callback: () => void, ms: number): unknown {
+    const handle = this.#next++;
+    this.#timers.set(handle, { at: this.now + ms, callback });
+    return handle;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  get pending(): number {
+    return this.#timers.size;
+  }
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      let due: [number, { at: number; callback: () => void }] | undefined;
+      for (const entry of this.#timers) if (entry[1].at <= end && (!due || entry[1].at < due[1].at)) due = entry;
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.now = due[1].at;
+      due[1].callback();
+    }
+    this.now = end;
+  }
+}
+
+/** Lets queued promise jobs (a write passing through a TransformStream, a read) settle. */
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** Reads an encoder's output continuously into `got`, as a server response would. */
+function drainInto(readable: ReadableStream<Uint8Array>, got: string[]): Promise<void> {
+  const reader = readable.getReader();
+  return (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) got.push(text.decode(r.value));
+  })();
+}
+
+describe("SseEncoderStream", () => {
+  test("SseEncoderStream writes fields as name: value lines and ends each message with a blank line", async () => {
+    expect(await encode([{ data: "hello" }, { event: "price", id: "7", retry: 1500, data: "{\"bid\":12}" }])).toBe(
+      "data: hello\n\nevent: price\nid: 7\nretry: 1500\ndata: {\"bid\":12}\n\n",
+    );
+  });
+
+  test("SseEncoderStream takes a string as the data of a message", async () => {
+    expect(await encode(["a", ""])).toBe("data: a\n\ndata: \n\n");
+  });
+
+  test("SseEncoderStream splits data on CRLF, CR and LF into several data lines", async () => {
+    expect(await encode(["a\r\nb\rc\nd", "\n"])).toBe("data: a\ndata: b\ndata: c\ndata: d\n\ndata: \ndata: \n\n");
+  });
+
+  test("SseEncoderStream emits one UTF-8 chunk per message", async () => {
+    const chunks = await collect(streamOf<SseMessage | string>(["é", { data: "x", id: "1" }]).pipeThrough(new SseEncoderStream()));
+    expect(chunks.map((c) => text.decode(c))).toEqual(["data: é\n\n", "id: 1\ndata: x\n\n"]);
+    expect(chunks[0]).toEqual(new Uint8Array([100, 97, 116, 97, 58, 32, 0xc3, 0xa9, 10, 10]));
+  });
+
+  test("SseEncoderStream keeps leading spaces and colons of values intact for the decoder", async () => {
+    const bytes = await collectBytes(
+      streamOf([{ data: " lead:ing", event: " e", id: " i" }]).pipeThrough(new SseEncoderStream()),
+    );
+    expect(await decode([bytes])).toEqual([{ data: " lead:ing", event: " e", id: " i", lastEventId: " i" }]);
+  });
+
+  test.each([
+    [{ data: "x", event: "a\nb" }, /event must not contain LF/],
+    [{ data: "x", event: "a\rb" }, /event must not contain CR/],
+    [{ data: "x", id: "1\n" }, /id must not contain LF/],
+    [{ data: "x", id: "1\0" }, /id must not contain NUL/],
+    [{ data: "x", id: 1 }, /id must be a string, got number 1/],
+    [{ data: 5 }, /data must be a string, got number 5/],
+    [{ data: "x", retry: -1 }, /retry must be a non-negative safe integer, got number -1/],
+    [{ data: "x", retry: 1.5 }, /retry must be a non-negative safe integer, got number 1.5/],
+    [{ data: "x", retry: "10" }, /retry must be a non-negative safe integer, got string "10"/],
+    [null, /expects an SseMessage or a string, got null/],
+    [7, /expects an SseMessage or a string, got number 7/],
+  ])("SseEncoderStream errors with a TypeError for %o", async (message, pattern) => {
+    const error = await encode([message as SseMessage]).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(pattern);
+  });
+
+  test("SseEncoderStream rejects a keepAliveMs that is not a positive finite number at construction", () => {
+    for (const bad of [0, -5, Infinity, NaN, "10"]) {
+      expect(() => new SseEncoderStream({ keepAliveMs: bad as number })).toThrow(RangeError);
+    }
+    expect(() => new SseEncoderStream({ keepAliveMs: 0 })).toThrow(
+      "Cannot construct SseEncoderStream: keepAliveMs must be a positive finite number, got number 0",
+    );
+    expect(() => new SseEncoderStream({ keepAliveMs: 5, timers: {} as SseTimers })).toThrow(TypeError);
+  });
+
+  test("SseEncoderStream sends no keep-alive while messages come faster than keepAliveMs", async () => {
+    const clock = new FakeClock();
+    const sse = new SseEncoderStream({ keepAliveMs: 1000, timers: clock });
+    const got: string[] = [];
+    const done = drainInto(sse.readable, got);
+    const writer = sse.writable.getWriter();
+    for (let i = 0; i < 20; i++) {
+      clock.advance(999);
+      await writer.write(String(i));
+      await settle();
+    }
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `data: ${i}\n\n`));
+    expect(clock.pending).toBe(1);
+    await writer.close();
+    await done;
+    expect(clock.pending).toBe(0);
+  });
+
+  test("SseEncoderStream sends a keep-alive after each keepAliveMs of idle time, counted from the last output", async () => {
+    const clock = new FakeClock();
+    const sse = new SseEncoderStream({ keepAliveMs: 1000, timers: clock });
+    const got: string[] = [];
+    const done = drainInto(sse.readable, got);
+    const writer = sse.writable.getWriter();
+    clock.advance(999);
+    await settle();
+    expect(got).toEqual([]);
+    clock.advance(1);
+    await settle();
+    expect(got).toEqual([SSE_KEEP_ALIVE]);
+    clock.advance(1000);
+    await settle();
+    expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE]);
+    clock.advance(600);
+    await writer.write("m");
+    await settle();
+    clock.advance(999); // 1599 ms after the last keep-alive, 999 ms after the message
+    await settle();
+    expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE, "data: m\n\n"]);
+    clock.advance(1);
+    await settle();
+    expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE, "data: m\n\n", SSE_KEEP_ALIVE]);
+    await writer.close();
+    await done;
+    clock.advance(10_000);
+    expect(got).toHaveLength(4);
+    expect(clock.pending).toBe(0);
+  });
+
+  test("SseEncoderStream skips a keep-alive while earlier output still waits to be read", async () => {
+    const clock = new FakeClock();
+    const sse = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
+    clock.advance(100);
+    clock.advance(100);
+    clock.advance(100);
+    expect(clock.pending).toBe(1);
+    const reader = sse.readable.getReader();
+    expect(text.decode((await reader.read()).value)).toBe(SSE_KEEP_ALIVE);
+    const next = reader.read();
+    clock.advance(100);
+    expect(text.decode((await next).value)).toBe(SSE_KEEP_ALIVE);
+    await reader.cancel();
+  });
+
+  test("SseEncoderStream stops its keep-alive timer when cancelled, aborted or errored", async () => {
+    const clock = new FakeClock();
+    const cancelled = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
+    expect(clock.pending).toBe(1);
+    await cancelled.readable.cancel(new Error("gone"));
+    clock.advance(1000);
+    expect(clock.pending).toBe(0);
+
+    const aborted = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
+    expect(clock.pending).toBe(1);
+    await aborted.writable.abort(new Error("gone"));
+    clock.advance(1000);
+    expect(clock.pending).toBe(0);
+
+    const errored = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
+    const read = errored.readable.getReader().read();
+    const writer = errored.writable.getWriter();
+    await expect(writer.write({ data: "x", id: "a\nb" })).rejects.toThrow(TypeError);
+    await expect(read).rejects.toThrow(TypeError);
+    clock.advance(1000);
+    expect(clock.pending).toBe(0);
+  });
+
+  test("SseEncoderStream uses the global setTimeout for its keep-alive by default", async () => {
+    const sse = new SseEncoderStream({ keepAliveMs: 1 });
+    const reader = sse.readable.getReader();
+    expect(text.decode((await reader.read()).value)).toBe(SSE_KEEP_ALIVE);
+    await reader.cancel();
+  });
+
+  test("SseEncoderStream passes cancellation through to the source with the reason", async () => {
+    const cancelled = deferred<unknown>();
+    const source = new ReadableStream<string>({
+      pull(c) {
+        c.enqueue("tick");
+      },
+      cancel(reason) {
+        cancelled.resolve(reason);
+      },
+    });
+    const reader = source.pipeThrough(new SseEncoderStream()).getReader();
+    await reader.read();
+    const reason = new Error("stop");
+    await reader.cancel(reason);
+    expect(await cancelled.promise).toBe(reason);
+  });
+});
+
+// The examples of the HTML standard, "Parsing an event stream" and "Interpreting an event stream".
+const standardExamples: [string, string, SseEvent[]][] = [
+  [
+    "stock ticker: data lines joined with LF",
+    "data: YHOO\ndata: +2\ndata: 10\n\n",
+    [{ data: "YHOO\n+2\n10", event: "message", lastEventId: "" }],
+  ],
+  [
+    "comment, id set, id reset, leading space kept after the one removed; the unterminated last block is dropped",
+    ": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n",
+    [
+      { data: "first event", event: "message", id: "1", lastEventId: "1" },
+      { data: "second event", event: "message", id: "", lastEventId: "" },
+    ],
+  ],
+  [
+    "fields without a colon: empty data, a single newline, and a dropped last block",
+    "data\n\ndata\ndata\n\ndata:",
+    [
+      { data: "", event: "message", lastEventId: "" },
+      { data: "\n", event: "message", lastEventId: "" },
+    ],
+  ],
+  [
+    "the space after the colon is optional",
+    "data:test\n\ndata: test\n\n",
+    [
+      { data: "test", event: "message", lastEventId: "" },
+      { data: "test", event: "message", lastEventId: "" },
+    ],
+  ],
+];
+
+const edgeCases: [string, string, SseEvent[]][] = [
+  ["CRLF line ends", "data: a\r\n\r\n", [{ data: "a", event: "message", lastEventId: "" }]],
+  ["CR line ends", "data: a\r\rdata: b\r\r", [{ data: "a", event: "message", lastEventId: "" }, { data: "b", event: "message", lastEventId: "" }]],
+  ["mixed line ends", "data: a\rdata: b\r\ndata: c\n\r\n", [{ data: "a\nb\nc", event: "message", lastEventId: "" }]],
+  ["a leading BOM is dropped", "\uFEFFdata: a\n\n", [{ data: "a", event: "message", lastEventId: "" }]],
+  ["only one BOM is dropped", "\uFEFF\uFEFFdata: a\n\n", []],
+  ["a BOM inside data is kept", "data: \uFEFFa\n\n", [{ data: "\uFEFFa", event: "message", lastEventId: "" }]],
+  ["event sets the type", "event: add\ndata: 1\n\n", [{ data: "1", event: "add", lastEventId: "" }]],
+  ["an empty event falls back to message", "event\ndata: 1\n\n", [{ data: "1", event: "message", lastEventId: "" }]],
+  ["the last event field wins", "event: a\nevent: b\ndata: 1\n\n", [{ data: "1", event: "b", lastEventId: "" }]],
+  ["the event type does not carry over", "event: a\ndata: 1\n\ndata: 2\n\n", [{ data: "1", event: "a", lastEventId: "" }, { data: "2", event: "message", lastEventId: "" }]],
+  ["an event type without data is not dispatched and does not carry over", "event: a\n\ndata: 2\n\n", [{ data: "2", event: "message", lastEventId: "" }]],
+  ["no data, no event", "id: 1\n\nretry: 5\n\n: c\n\n\n\n", []],
+  ["lastEventId carries across events and is set by a dataless block", "id: 1\n\ndata: a\n\nid: 2\ndata: b\n\ndata: c\n\n", [
+    { data: "a", event: "message", lastEventId: "1" },
+    { data: "b", event: "message", id: "2", lastEventId: "2" },
+    { data: "c", event: "message", lastEventId: "2" },
+  ]],
+  ["an id with NUL is ignored", "id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n", [
+    { data: "a", event: "message", id: "1", lastEventId: "1" },
+    { data: "b", event: "message", lastEventId: "1" },
+  ]],
+  ["retry with digits only", "retry: 3000\ndata: a\n\n", [{ data: "a", event: "message", lastEventId: "", retry: 3000 }]],
+  ["retry with a non-digit, a sign, a space or empty is ignored", "retry: 30a\nretry: -1\nretry: 1 \nretry:\nretry\ndata: a\n\n", [{ data: "a", event: "message", lastEventId: "" }]],
+  ["unknown fields and field names with spaces are ignored", "foo: bar\ndata : x\n Data: y\nDATA: z\ndata: a\n\n", [{ data: "a", event: "message", lastEventId: "" }]],
+  ["a value may contain colons", "data: a: b:c\n\n", [{ data: "a: b:c", event: "message", lastEventId: "" }]],
+  ["only one leading space is removed", "data:   a \n\n", [{ data: "  a ", event: "message", lastEventId: "" }]],
+  ["a tab after the colon is kept", "data:\ta\n\n", [{ data: "\ta", event: "message", lastEventId: "" }]],
+  ["a comment line does not end the event", "data: a\n: ping\ndata: b\n\n", [{ data: "a\nb", event: "message", lastEventId: "" }]],
+  ["a trailing empty data line adds a newline", "data: a\ndata\n\n", [{ data: "a\n", event: "message", lastEventId: "" }]],
+  ["the last event without a blank line is dropped", "data: a\n\ndata: b\n", [{ data: "a", event: "message", lastEventId: "" }]],
+  ["a last line without a line end is dropped", "data: a\n\ndata: b", [{ data: "a", event: "message", lastEventId: "" }]],
+  ["NUL in data is kept", "data: a\0b\n\n", [{ data: "a\0b", event: "message", lastEventId: "" }]],
+  ["non-ASCII text", "data: 価格 €\n\n", [{ data: "価格 €", event: "message", lastEventId: "" }]],
+];
+
+describe("SseDecoderStream", () => {
+  test.each(standardExamples)("SseDecoderStream follows the standard's example: %s", async (_name, input, expected) => {
+    expect(await decodeText(input)).toEqual(expected);
+  });
+
+  test.each(edgeCases)("SseDecoderStream edge case: %s", async (_name, input, expected) => {
+    expect(await decodeText(input)).toEqual(expected);
+  });
+
+  test("SseDecoderStream gives the same events however the bytes are cut, including inside CRLF and UTF-8 sequences", async () => {
+    for (const [, input, expected] of [...standardExamples, ...edgeCases]) {
+      const bytes = utf8.encode(input);
+      for (let a = 0; a <= bytes.length; a++) {
+        expect(await decode(cutAt(bytes, [a]))).toEqual(expected);
+      }
+      expect(await decode(cutAt(bytes, Array.from({ length: bytes.length }, (_, i) => i)))).toEqual(expected);
+    }
+  });
+
+  test("SseDecoderStream joins a CR at the end of one chunk and an LF at the start of the next into one line end", async () => {
+    expect(await decode(["data: a\r", "\ndata: b\r", "\n\r", "\n"])).toEqual([{ data: "a\nb", event: "message", lastEventId: "" }]);
+    expect(await decode([utf8.encode("data: a\r"), utf8.encode("\r"), utf8.encode("\n")])).toEqual([
+      { data: "a", event: "message", lastEventId: "" },
+    ]);
+  });
+
+  test("SseDecoderStream accepts strings and bytes in one stream", async () => {
+    expect(await decode(["data: a", utf8.encode("b\n"), "\n"])).toEqual([{ data: "ab", event: "message", lastEventId: "" }]);
+  });
+
+  test("SseDecoderStream drops a BOM only at the start of the stream, also when split across chunks", async () => {
+    const bom = utf8.encode("\uFEFF");
+    expect(await decode([bom.subarray(0, 1), bom.subarray(1), utf8.encode("data: a\n\n")])).toEqual([
+      { data: "a", event: "message", lastEventId: "" },
+    ]);
+    expect(await decode(["\uFEFFdata: a\n\n"])).toEqual([{ data: "a", event: "message", lastEventId: "" }]);
+    // After the first character, a BOM starts a field named "\uFEFFdata", which is ignored.
+    expect(await decode(["\n", utf8.encode("\uFEFFdata: a\n\n")])).toEqual([]);
+  });
+
+  test("SseDecoderStream replaces invalid UTF-8 with U+FFFD, also a sequence cut off by a string chunk", async () => {
+    expect(await decode([new Uint8Array([100, 97, 116, 97, 58, 0xff, 10, 10])])).toEqual([
+      { data: "\uFFFD", event: "message", lastEventId: "" },
+    ]);
+    expect(await decode([utf8.encode("data:"), new Uint8Array([0xe2, 0x82]), "\n\n"])).toEqual([
+      { data: "\uFFFD", event: "message", lastEventId: "" },
+    ]);
+  });
+
+  test("SseDecoderStream exposes the last event ID and the reconnection time, also from blocks without data", async () => {
+    const decoder = new SseDecoderStream();
+    const events = await collect(streamOf(["data: a\nid: 1\n\nretry: 250\n\nid: 2\n\n"]).pipeThrough(decoder));
+    expect(events).toEqual([{ data: "a", event: "message", id: "1", lastEventId: "1" }]);
+    expect(decoder.lastEventId).toBe("2");
+    expect(decoder.retry).toBe(250);
+    expect(new SseDecoderStream().retry).toBeUndefined();
+  });
+
+  test("SseDecoderStream errors with a RangeError when a line without a line end passes maxLineLength", async () => {
+    const writes: number[] = [];
+    let cancelled: unknown;
+    const source = new ReadableStream<string>({
+      pull(c) {
+        writes.push(writes.length);
+        c.enqueue("data: " + "x".repeat(100));
+      },
+      cancel(reason) {
+        cancelled = reason;
+      },
+    });
+    const error = await collect(source.pipeThrough(new SseDecoderStream({ maxLineLength: 1000 }))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/SseDecoderStream: a line exceeded maxLineLength \(1000 characters\)/);
+    expect(writes.length).toBeLessThanOrEqual(12);
+    expect(cancelled).toBe(error);
+  });
+
+  test("SseDecoderStream errors with a RangeError when an event's data passes maxEventSize", async () => {
+    const lines = "data: 123456789\n".repeat(10);
+    expect(await decodeText(lines + "\n", { maxEventSize: 100 })).toHaveLength(1);
+    await expect(decodeText(lines + "data: x\n\n", { maxEventSize: 100 })).rejects.toThrow(
+      /SseDecoderStream: an event exceeded maxEventSize \(100 characters\) at 102 characters/,
+    );
+    // Events below the limit, one after another, never add up.
+    expect(await decodeText(("data: 123456789\n\n").repeat(50), { maxEventSize: 10 })).toHaveLength(50);
+  });
+
+  test("SseDecoderStream rejects limits that are not positive safe integers at construction", () => {
+    expect(() => new SseDecoderStream({ maxEventSize: 0 })).toThrow(
+      "Cannot construct SseDecoderStream: maxEventSize must be a positive safe integer, got number 0",
+    );
+    expect(() => new SseDecoderStream({ maxLineLength: 1.5 })).toThrow(RangeError);
+    expect(new SseDecoderStream().maxEventSize).toBe(4 * 1024 * 1024);
+    expect(new SseDecoderStream({ maxEventSize: 64 }).maxLineLength).toBe(80);
+  });
+
+  test("SseDecoderStream errors with a TypeError for a chunk that is neither bytes nor a string", async () => {
+    await expect(decode([42 as unknown as string])).rejects.toThrow(
+      "SseDecoderStream expects Uint8Array or string chunks, got number 42",
+    );
+  });
+});
+
+describe("SseEncoderStream -> SseDecoderStream", () => {
+  const unit = fc.oneof(
+    { weight: 3, arbitrary: fc.string({ unit: "binary", maxLength: 3 }) },
+    { weight: 1, arbitrary: fc.constantFrom("\r", "\n", "\r\n", ":", " ", "\uFEFF", "\0", "é", "😀") },
+  );
+  const str = fc.string({ unit, maxLength: 12 });
+  const noBreaks = str.map((s) => s.replace(/[\r\n]/g, ""));
+  const message: fc.Arbitrary<SseMessage | string> = fc.oneof(
+    str,
+    fc.record(
+      { data: str, event: noBreaks, id: noBreaks.map((s) => s.replace(/\0/g, "")), retry: fc.nat() },
+      { requiredKeys: ["data"] },
+    ),
+  );
+
+  test("SseEncoderStream -> SseDecoderStream round trips any messages cut at any byte", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(message, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 6 }), async (messages, cuts) => {
+        const bytes = await collectBytes(streamOf(messages).pipeThrough(new SseEncoderStream()));
+        const events = await decode(cutAt(bytes, cuts.map((c) => c % (bytes.length + 1))));
+        let lastEventId = "";
+        const expected = messages.map((m): SseEvent => {
+          const msg = typeof m === "string" ? { data: m } : m;
+          if (msg.id !== undefined) lastEventId = msg.id;
+          const e: SseEvent = { data: msg.data.replace(/\r\n|\r/g, "\n"), event: msg.event || "message", lastEventId };
+          if (msg.id !== undefined) e.id = msg.id;
+          if (msg.retry !== undefined) e.retry = msg.retry;
+          return e;
+        });
+        expect(events).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
