@@ -25,6 +25,8 @@ declare module "vitest" {
     http2Url: string;
     /** Base URL of the HTTPS server that speaks only HTTP/1.1. */
     https1Url: string;
+    /** PEM of the servers' self-signed certificate, for Node and Deno clients to trust. */
+    tlsCert: string;
   }
 }
 
@@ -70,6 +72,7 @@ export default async function setup(project: TestProject) {
     project.provide("httpUrl", `http://127.0.0.1:${p1}`);
     project.provide("http2Url", `https://127.0.0.1:${p2}`);
     project.provide("https1Url", `https://127.0.0.1:${p3}`);
+    project.provide("tlsCert", cert.toString("utf8"));
   } catch (error) {
     await teardown();
     throw error;
