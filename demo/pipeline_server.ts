@@ -13,6 +13,8 @@ export interface UploadServerOptions {
   resetAfterBytes?: number;
   /** Sleep this long after each read from the socket: a slow consumer. @default 0 */
   readDelayMs?: number;
+  /** Called after each read with the bytes of that request's body received so far. */
+  onData?: (bytes: number) => void;
 }
 
 /** What the server saw of one request. */
@@ -67,6 +69,7 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
       bytes += chunk.length;
       bytesReceived += chunk.length;
       hash.update(chunk);
+      options.onData?.(bytes);
       if (bytes >= resetAfter) {
         ended = true;
         resolve({ status: "reset", bytes });
