@@ -6,3 +6,4 @@
  */
 export * from "./chunk.ts";
 export * from "./sse.ts";
+export * from "./gzip.ts";

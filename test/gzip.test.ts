@@ -1,0 +1,324 @@
+import { describe, expect, test } from "vitest";
+import { DeflateStream, GunzipStream, GzipStream, InflateStream } from "../lib/gzip.ts";
+import { collect, collectBytes, concat, cutAt, sha256Hex, streamOf } from "./_util.ts";
+
+const polyfilled = (globalThis as { __sluicePolyfilled?: boolean }).__sluicePolyfilled === true;
+const isDeno = "Deno" in globalThis;
+const hasGlobalWorker = typeof (globalThis as { Worker?: unknown }).Worker === "function";
+
+/** Deterministic text of `length` bytes: numbered lines of pseudo-random words (mulberry32). */
+function corpus(length: number, seed = 1): Uint8Array {
+  let a = seed >>> 0;
+  const rnd = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const words = ["order", "token", "amount", "0x", "sell", "buy", "fee", "limit", "market", "{", "}", '"id":', "€", "円"];
+  const out = new Uint8Array(length);
+  const enc = new TextEncoder();
+  let p = 0;
+  let line = 0;
+  while (p < length) {
+    let s = `${line++}`;
+    const n = 3 + Math.floor(rnd() * 8);
+    for (let i = 0; i < n; i++) s += " " + words[Math.floor(rnd() * words.length)] + Math.floor(rnd() * 1000);
+    const bytes = enc.encode(s + "\n");
+    out.set(bytes.subarray(0, length - p), p);
+    p += bytes.length;
+  }
+  return out;
+}
+
+/** Cuts `bytes` at pseudo-random offsets, pieces up to `maxPiece` bytes. */
+function randomCuts(bytes: Uint8Array, maxPiece: number, seed: number): Uint8Array[] {
+  const offsets: number[] = [];
+  let x = seed;
+  for (let p = 0; p < bytes.length;) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    p += 1 + (x % maxPiece);
+    offsets.push(p);
+  }
+  return cutAt(bytes, offsets);
+}
+
+function pieces(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}
+
+function through(chunks: Uint8Array[], stream: TransformStream<Uint8Array, Uint8Array>): Promise<Uint8Array> {
+  return collectBytes(streamOf(chunks).pipeThrough(stream));
+}
+
+/** Runs bytes through the platform's CompressionStream/DecompressionStream with its own reader and writer. */
+async function platform(kind: "CompressionStream" | "DecompressionStream", format: string, bytes: Uint8Array): Promise<Uint8Array> {
+  const Ctor = (globalThis as unknown as Record<string, new (f: string) => TransformStream<Uint8Array, Uint8Array>>)[kind]!;
+  const t = new Ctor(format);
+  const writer = t.writable.getWriter();
+  const written = writer.write(bytes).then(() => writer.close());
+  const reader = t.readable.getReader();
+  const out: Uint8Array[] = [];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+  await written;
+  return concat(out);
+}
+
+/** Compares bytes without Vitest's element-by-element deep equality (slow on 300 KB). */
+function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
+  let diff = actual.length === expected.length ? -1 : Math.min(actual.length, expected.length);
+  for (let i = 0; i < Math.min(actual.length, expected.length) && diff < 0; i++) if (actual[i] !== expected[i]) diff = i;
+  expect(diff, `first difference of ${actual.length} vs ${expected.length} bytes`).toBe(-1);
+}
+
+const TEXT = corpus(300_000);
+// SHA-256 of the gzip of TEXT, checked in: the same in Node, Deno, Chromium and Firefox,
+// however the input is cut. A change here changes sluice's output bytes for everyone.
+const DIGESTS: Record<number, string> = {
+  1: "2de07cdb6dce5696b4e4e9e706ce92f2596918945dd47d309af91d7cd5858017",
+  6: "672bc4a2055404bdf7fe3eb816f15035dfebb4e43a4c9c71fe5a807fa6c204b9",
+};
+
+describe("GzipStream", () => {
+  for (const level of [1, 6]) {
+    test(`GzipStream at level ${level} gives the checked-in bytes for any chunking`, async () => {
+      const chunkings = [[TEXT], pieces(TEXT, 1000), pieces(TEXT, 65535), pieces(TEXT, 65537), randomCuts(TEXT, 9000, level)];
+      const digests = new Set<string>();
+      for (const chunks of chunkings) {
+        digests.add(await sha256Hex(await through(chunks, new GzipStream(level === 6 ? {} : { level }))));
+      }
+      expect([...digests]).toEqual([DIGESTS[level]]);
+    });
+  }
+
+  test("GzipStream output decompresses to the input with GunzipStream", async () => {
+    for (const level of [0, 1, 9]) {
+      const gz = await through(pieces(TEXT, 7777), new GzipStream({ level }));
+      expectBytes(await through([gz], new GunzipStream()), TEXT);
+    }
+  });
+
+  test("GzipStream output decompresses with the platform's DecompressionStream", async () => {
+    const gz = await through([TEXT], new GzipStream({ filename: "auction.json", mtime: new Date(Date.UTC(2026, 0, 1)) }));
+    expectBytes(await platform("DecompressionStream", "gzip", gz), TEXT);
+    const empty = await through([], new GzipStream());
+    expect(await platform("DecompressionStream", "gzip", empty)).toEqual(new Uint8Array(0));
+  });
+
+  test("GzipStream writes mtime 0, no name, XFL by level and OS 255 by default", async () => {
+    const gz = await through([TEXT.subarray(0, 100)], new GzipStream({ level: 1 }));
+    expect([...gz.subarray(0, 10)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255]);
+  });
+
+  test("GzipStream stores mtime in seconds and the file name in Latin-1 with a NUL", async () => {
+    const gz = await through([], new GzipStream({ mtime: 1_700_000_000_123, filename: "café.txt" }));
+    expect(gz[3]).toBe(8);
+    expect(gz[4]! | (gz[5]! << 8) | (gz[6]! << 16) | (gz[7]! * 2 ** 24)).toBe(1_700_000_000);
+    expect([...gz.subarray(10, 19)]).toEqual([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74, 0]);
+  });
+
+  test("GzipStream rejects a level outside 0..9 with a RangeError naming level", () => {
+    for (const level of [-1, 10, 1.5, NaN]) {
+      expect(() => new GzipStream({ level })).toThrow(RangeError);
+    }
+    expect(() => new GzipStream({ level: 10 })).toThrow("Cannot construct GzipStream: level must be an integer from 0 to 9, got number 10");
+    expect(() => new DeflateStream({ level: -1 })).toThrow(/DeflateStream: level/);
+  });
+
+  test("GzipStream rejects bad mtime, filename, engine and worker options", () => {
+    expect(() => new GzipStream({ mtime: -1 })).toThrow(RangeError);
+    expect(() => new GzipStream({ mtime: new Date(NaN) })).toThrow(/mtime/);
+    expect(() => new GzipStream({ filename: "a\0b" })).toThrow(/filename.*U\+0000 at index 1/);
+    expect(() => new GzipStream({ filename: "日本" })).toThrow(RangeError);
+    expect(() => new GzipStream({ engine: "zlib" as "native" })).toThrow(/engine must be "fflate" or "native"/);
+    expect(() => new GzipStream({ worker: "yes" as unknown as boolean })).toThrow(/worker must be/);
+    expect(() => new GzipStream({ engine: "native", level: 9 })).toThrow(/level is not supported with engine "native"/);
+  });
+
+  test("GzipStream errors on a chunk that is not a Uint8Array", async () => {
+    const bad = streamOf(["text" as unknown as Uint8Array]).pipeThrough(new GzipStream());
+    await expect(collect(bad)).rejects.toThrow("GzipStream expects Uint8Array chunks, got string \"text\"");
+  });
+
+  test("GzipStream cancelled by its reader cancels the source with the reason", async () => {
+    let cancelled: unknown;
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        c.enqueue(TEXT.subarray(0, 70_000));
+      },
+      cancel(reason) {
+        cancelled = reason;
+      },
+    });
+    const reader = source.pipeThrough(new GzipStream()).getReader();
+    await reader.read();
+    await reader.cancel("enough");
+    expect(cancelled).toBe("enough");
+  });
+});
+
+describe("DeflateStream and InflateStream", () => {
+  test("DeflateStream output inflates with InflateStream and with DecompressionStream(\"deflate-raw\")", async () => {
+    const raw = await through(randomCuts(TEXT, 5000, 7), new DeflateStream());
+    expectBytes(await through(pieces(raw, 333), new InflateStream()), TEXT);
+    expectBytes(await platform("DecompressionStream", "deflate-raw", raw), TEXT);
+  });
+
+  test("InflateStream reads CompressionStream(\"deflate-raw\") output", async () => {
+    const raw = await platform("CompressionStream", "deflate-raw", TEXT);
+    expectBytes(await through(pieces(raw, 1000), new InflateStream()), TEXT);
+  });
+
+  test("InflateStream errors on truncated input, trailing bytes and corrupt data", async () => {
+    const raw = await through([TEXT.subarray(0, 5000)], new DeflateStream());
+    await expect(through([raw.subarray(0, raw.length - 1)], new InflateStream())).rejects.toThrow(/ended before the end of the deflate stream/);
+    await expect(through([raw, new Uint8Array([1, 2])], new InflateStream())).rejects.toThrow(/2 unexpected bytes after the end/);
+    await expect(through([new Uint8Array([0xff, 0xff, 0xff])], new InflateStream())).rejects.toThrow(/corrupt deflate data/);
+    await expect(through([], new InflateStream())).rejects.toThrow(/truncated/);
+  });
+});
+
+describe("GunzipStream", () => {
+  test("GunzipStream reads CompressionStream(\"gzip\") output", async () => {
+    const gz = await platform("CompressionStream", "gzip", TEXT);
+    expectBytes(await through(randomCuts(gz, 3000, 3), new GunzipStream()), TEXT);
+  });
+
+  test("GunzipStream reads a two-member file split at every byte offset", async () => {
+    const a = await through([new TextEncoder().encode("hello, ")], new GzipStream({ filename: "a" }));
+    const b = await platform("CompressionStream", "gzip", new TextEncoder().encode("world"));
+    const both = concat([a, b]);
+    for (let i = 0; i <= both.length; i++) {
+      const out = await through([both.subarray(0, i), both.subarray(i)], new GunzipStream());
+      expect(new TextDecoder().decode(out), `split at ${i}`).toBe("hello, world");
+    }
+    const bytewise = await through(pieces(both, 1), new GunzipStream());
+    expect(new TextDecoder().decode(bytewise)).toBe("hello, world");
+  });
+
+  test("GunzipStream parses FEXTRA, FNAME, FCOMMENT and a correct FHCRC", async () => {
+    const body = await through([new TextEncoder().encode("extra")], new DeflateStream());
+    const crc = (await through([new TextEncoder().encode("extra")], new GzipStream())).subarray(-8);
+    const head = [0x1f, 0x8b, 8, 4 | 8 | 16 | 2, 0, 0, 0, 0, 0, 3, 3, 0, 9, 9, 9, 0x61, 0, 0x62, 0];
+    // The header CRC16 is the low half of the CRC32 of the header so far: take it from a
+    // GzipStream of those very bytes (its trailer holds their CRC32).
+    const headCrc = (await through([new Uint8Array(head)], new GzipStream())).subarray(-8, -6);
+    const file = concat([new Uint8Array(head), headCrc, body, crc]);
+    for (const cut of [1, 11, 16, 19, 20]) {
+      expect(new TextDecoder().decode(await through(cutAt(file, [cut]), new GunzipStream()))).toBe("extra");
+    }
+    const bad = file.slice();
+    bad[19] ^= 1;
+    await expect(through([bad], new GunzipStream())).rejects.toThrow(/header CRC16/);
+  });
+
+  test("GunzipStream errors on a corrupt header, a CRC32 or length mismatch and truncation", async () => {
+    const gz = await through([TEXT.subarray(0, 10_000)], new GzipStream());
+    const flip = (at: number) => {
+      const c = gz.slice();
+      c[at < 0 ? c.length + at : at]! ^= 1;
+      return c;
+    };
+    await expect(through([flip(0)], new GunzipStream())).rejects.toThrow("GunzipStream: not gzip data: member 1 header starts with 0x1e 0x8b, expected 0x1f 0x8b");
+    await expect(through([flip(2)], new GunzipStream())).rejects.toThrow(/unsupported compression method 9/);
+    await expect(through([flip(-8)], new GunzipStream())).rejects.toThrow(/CRC32 mismatch in member 1/);
+    await expect(through([flip(-4)], new GunzipStream())).rejects.toThrow(/length mismatch in member 1: trailer says 10001 bytes/);
+    for (const end of [5, 100, gz.length - 3]) {
+      await expect(through([gz.subarray(0, end)], new GunzipStream()), `cut at ${end}`).rejects.toThrow(/truncated/);
+    }
+    await expect(through([], new GunzipStream())).rejects.toThrow(/before any gzip member/);
+    await expect(through([gz, new Uint8Array([0, 0])], new GunzipStream())).rejects.toThrow(/member 2 header starts with 0x00 0x00/);
+  });
+
+  test("GunzipStream errors on a bad deflate body instead of closing", async () => {
+    const gz = await through([TEXT.subarray(0, 10_000)], new GzipStream());
+    const c = gz.slice();
+    c[10] = 0xff; // BTYPE 11: reserved
+    await expect(through([c], new GunzipStream())).rejects.toThrow(/GunzipStream: corrupt deflate data in member 1/);
+  });
+
+  test("GunzipStream stops a 1 GB gzip bomb at maxOutputBytes quickly", async () => {
+    // 128 members of 8 MiB of zeros each: 1 GiB of output from about 1 MB of gzip.
+    const member = await through([new Uint8Array(8 << 20)], new GzipStream({ level: 1 }));
+    const bomb = Array.from({ length: 128 }, () => member);
+    expect(member.length * 128).toBeLessThan(2_000_000);
+    const started = performance.now();
+    let produced = 0;
+    const out = streamOf(bomb).pipeThrough(new GunzipStream({ maxOutputBytes: 20_000_000 }));
+    const reader = out.getReader();
+    const error = await (async () => {
+      try {
+        for (let r = await reader.read(); !r.done; r = await reader.read()) produced += r.value.length;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/maxOutputBytes \(20000000 bytes\)/);
+    expect(produced).toBeLessThanOrEqual(20_000_000);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  test("InflateStream stops one single deflate stream of zeros at maxOutputBytes", async () => {
+    const raw = await through([new Uint8Array(16 << 20)], new DeflateStream({ level: 1 }));
+    const error = await through([raw], new InflateStream({ maxOutputBytes: 1 << 20 })).catch((e) => e);
+    expect(error).toBeInstanceOf(RangeError);
+    expect(await through([raw], new InflateStream({ maxOutputBytes: 16 << 20 }))).toHaveLength(16 << 20);
+    expect(() => new InflateStream({ maxOutputBytes: -1 })).toThrow(/maxOutputBytes must be a non-negative safe integer/);
+  });
+});
+
+describe("engine: native", () => {
+  if (polyfilled) {
+    test("engine \"native\" throws a clear TypeError when streams are polyfilled", () => {
+      expect(() => new GzipStream({ engine: "native" })).toThrow(/is a streams polyfill installed\?/);
+      expect(() => new GunzipStream({ engine: "native" })).toThrow(TypeError);
+    });
+  } else {
+    test("engine \"native\" round-trips through the platform's streams", async () => {
+      const gz = await through(pieces(TEXT, 10_000), new GzipStream({ engine: "native" }));
+      expect(gz[0]).toBe(0x1f);
+      expectBytes(await through([gz], new GunzipStream()), TEXT);
+      expectBytes(await through([gz], new GunzipStream({ engine: "native" })), TEXT);
+      const raw = await through([TEXT], new DeflateStream({ engine: "native" }));
+      expectBytes(await through([raw], new InflateStream({ engine: "native" })), TEXT);
+      expect(new GzipStream({ engine: "native" })).toBeInstanceOf(GzipStream);
+    });
+
+    test("engine \"native\" still applies maxOutputBytes", async () => {
+      const gz = await through([TEXT], new GzipStream());
+      await expect(through([gz], new GunzipStream({ engine: "native", maxOutputBytes: 1000 }))).rejects.toThrow(RangeError);
+    });
+  }
+
+  test("engine \"native\" is refused with a clear error where CompressionStream is missing", () => {
+    const saved = globalThis.CompressionStream;
+    try {
+      (globalThis as { CompressionStream?: unknown }).CompressionStream = undefined;
+      expect(() => new GzipStream({ engine: "native" })).toThrow(
+        'Cannot construct GzipStream: engine "native" needs CompressionStream, which this runtime lacks; use engine "fflate"',
+      );
+    } finally {
+      (globalThis as { CompressionStream?: unknown }).CompressionStream = saved;
+    }
+  });
+});
+
+describe("worker", () => {
+  if (hasGlobalWorker) {
+    test("GzipStream with worker: true gives the same bytes as without", async () => {
+      const chunks = randomCuts(TEXT, 20_000, 5);
+      const inWorker = await through(chunks, new GzipStream({ worker: true, level: 1 }));
+      expectBytes(inWorker, await through([TEXT], new GzipStream({ level: 1 })));
+      const raw = await through(chunks, new DeflateStream({ worker: true }));
+      expectBytes(await through([raw], new InflateStream()), TEXT);
+    });
+  } else {
+    test("worker: true without a global Worker points to sluice/node", () => {
+      expect(isDeno).toBe(false);
+      expect(() => new GzipStream({ worker: true })).toThrow(/nodeCompressionWorker from "sluice\/node"/);
+    });
+  }
+});
