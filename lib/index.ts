@@ -7,3 +7,4 @@
 export * from "./chunk.ts";
 export * from "./sse.ts";
 export * from "./gzip.ts";
+export * from "./tee.ts";
