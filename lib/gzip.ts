@@ -107,7 +107,8 @@ export class GzipStream extends TransformStream<Uint8Array, Uint8Array> {
    * @throws {RangeError} when `level` is not an integer in 0..9, `mtime` is not a valid time
    * from 1970 to 2106, or `filename` holds a NUL or a character above U+00FF.
    * @throws {TypeError} when the `"native"` engine is asked for where `CompressionStream` is
-   * missing, or together with `level`, `mtime`, `filename` or `worker`.
+   * missing, or together with `level`, `mtime`, `filename` or `worker`; when `worker: true` is
+   * asked for where there is no global `Worker` (Node); when the worker factory throws.
    */
   constructor(options: GzipOptions = {}) {
     const name = "GzipStream";

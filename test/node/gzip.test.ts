@@ -1,0 +1,123 @@
+// gzip against Node's own implementations (zlib, the gzip program) and the
+// worker_threads worker from sluice/node. Runs in Node, the polyfill run and Deno.
+import { execFileSync } from "node:child_process";
+import { gunzipSync, gzipSync, inflateRawSync } from "node:zlib";
+import { describe, expect, test } from "vitest";
+import { DeflateStream, GunzipStream, GzipStream, InflateStream } from "../../lib/gzip.ts";
+import { nodeCompressionWorker } from "../../lib/node.ts";
+import { collectBytes, concat, cutAt, deferred, streamOf } from "../_util.ts";
+
+function text(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = 7;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = (x >>> 24) % 3 === 0 ? 32 : 97 + ((x >>> 16) % 20);
+  }
+  return out;
+}
+
+function pieces(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}
+
+function through(chunks: Uint8Array[], stream: TransformStream<Uint8Array, Uint8Array>): Promise<Uint8Array> {
+  return collectBytes(streamOf(chunks).pipeThrough(stream));
+}
+
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+
+const INPUT = text(400_000);
+
+describe("gzip interop with zlib and gzip(1)", () => {
+  test("GzipStream output decompresses with zlib.gunzipSync and gzip -d", async () => {
+    const gz = await through(pieces(INPUT, 10_000), new GzipStream({ filename: "input.txt" }));
+    expect(same(gunzipSync(gz), INPUT)).toBe(true);
+    const viaGzip = execFileSync("gzip", ["-dc"], { input: gz, maxBuffer: 1 << 24 });
+    expect(same(viaGzip, INPUT)).toBe(true);
+    const raw = await through([INPUT], new DeflateStream({ level: 9 }));
+    expect(same(inflateRawSync(raw), INPUT)).toBe(true);
+  });
+
+  test("GunzipStream reads zlib output, multi-member zlib files and gzip -c output", async () => {
+    const a = gzipSync(INPUT.subarray(0, 1000));
+    const b = gzipSync(INPUT.subarray(1000), { level: 1 });
+    const both = concat([a, b]);
+    expect(same(await through(pieces(both, 4096), new GunzipStream()), INPUT)).toBe(true);
+    const fromGzip = execFileSync("gzip", ["-c", "-n"], { input: INPUT, maxBuffer: 1 << 24 });
+    expect(same(await through([fromGzip], new GunzipStream()), INPUT)).toBe(true);
+  });
+
+  test("GunzipStream rejects what zlib rejects: a flipped CRC byte in a zlib file", async () => {
+    const gz = gzipSync(INPUT.subarray(0, 5000));
+    gz[gz.length - 7]! ^= 0x10;
+    expect(() => gunzipSync(gz)).toThrow();
+    await expect(through(cutAt(gz, [100, 200]), new GunzipStream())).rejects.toThrow(/CRC32 mismatch in member 1/);
+  });
+
+  test("InflateStream reads zlib's raw deflate", async () => {
+    const { deflateRawSync } = await import("node:zlib");
+    expect(same(await through(pieces(deflateRawSync(INPUT), 999), new InflateStream()), INPUT)).toBe(true);
+  });
+});
+
+describe("nodeCompressionWorker", () => {
+  test("GzipStream on a worker_threads worker gives the same bytes as on the main thread", async () => {
+    const chunks = pieces(INPUT, 12_345);
+    const onWorker = await through(chunks, new GzipStream({ worker: nodeCompressionWorker, level: 6 }));
+    const onMain = await through([INPUT], new GzipStream());
+    expect(same(onWorker, onMain)).toBe(true);
+    expect(same(gunzipSync(onWorker), INPUT)).toBe(true);
+  });
+
+  test("the worker does not detach the caller's chunks (it moves its own 64 KiB blocks)", async () => {
+    const chunk = INPUT.slice(0, 200_000);
+    const out = await through([chunk], new DeflateStream({ worker: nodeCompressionWorker }));
+    expect(chunk.byteLength).toBe(200_000);
+    expect(same(inflateRawSync(out), chunk)).toBe(true);
+  });
+
+  test("a worker pipeline whose reader stops pulls a bounded amount from the source", async () => {
+    let pulled = 0;
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled += 65536;
+        c.enqueue(text(65536));
+      },
+    }, { highWaterMark: 0 });
+    const reader = source.pipeThrough(new GzipStream({ worker: nodeCompressionWorker, level: 1 })).getReader();
+    await reader.read();
+    // Give the worker time to answer everything it was sent; nothing more may be pulled.
+    await new Promise((r) => setTimeout(r, 400));
+    const settled = pulled;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pulled).toBe(settled);
+    expect(pulled).toBeLessThanOrEqual(16 * 65536);
+    await reader.cancel("done");
+  });
+
+  test("cancelling a worker stream reaches the source", async () => {
+    const cancelled = deferred<unknown>();
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        c.enqueue(text(70_000));
+      },
+      cancel: (reason) => cancelled.resolve(reason),
+    });
+    const reader = source.pipeThrough(new GzipStream({ worker: nodeCompressionWorker })).getReader();
+    await reader.read();
+    await reader.cancel("stop");
+    expect(await cancelled.promise).toBe("stop");
+  });
+
+  test("a factory that throws makes the constructor throw a clear TypeError", () => {
+    const failing = () => {
+      throw new Error("no threads here");
+    };
+    expect(() => new GzipStream({ worker: failing })).toThrow(
+      "GzipStream: could not start the compression worker: Error: no threads here",
+    );
+  });
+});
