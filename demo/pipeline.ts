@@ -20,7 +20,7 @@ import { tee, type BranchReport } from "../lib/tee.ts";
 import { jsonStream } from "../lib/json.ts";
 import { GzipStream, type GzipOptions } from "../lib/gzip.ts";
 import { uploadStream } from "../lib/fetch.ts";
-import { fileSink } from "../lib/node.ts";
+import { fileSink, nodeCompressionWorker } from "../lib/node.ts";
 import { makeAuction } from "./auction.ts";
 import { startUploadServer } from "./pipeline_server.ts";
 
@@ -32,7 +32,10 @@ export interface PipelineOptions {
   archive: string | WritableStream<Uint8Array>;
   /** Stops everything: the upload is aborted and the archive is not written. */
   signal?: AbortSignal;
-  /** Options of the archive's `GzipStream`. */
+  /**
+   * Options of the archive's `GzipStream`.
+   * @default { worker: nodeCompressionWorker }: gzip on a second core while JSON is made on this one.
+   */
   gzip?: GzipOptions;
 }
 
@@ -84,7 +87,7 @@ export async function runPipeline(value: unknown, options: PipelineOptions): Pro
   const gzip = new MeasureStream();
   const sink = typeof options.archive === "string" ? fileSink(options.archive) : options.archive;
   const archived = toArchive!
-    .pipeThrough(new GzipStream(options.gzip))
+    .pipeThrough(new GzipStream(options.gzip ?? { worker: nodeCompressionWorker }))
     .pipeThrough(gzip)
     .pipeTo(sink, { signal: options.signal });
 

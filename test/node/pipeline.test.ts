@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { makeAuction, type Auction } from "../../demo/auction.ts";
+import { JSON_PATH_PROPERTY } from "../../lib/json.ts";
 import { runPipeline } from "../../demo/pipeline.ts";
 import { startUploadServer, type UploadServer, type UploadServerOptions } from "../../demo/pipeline_server.ts";
 
@@ -136,8 +137,9 @@ describe("the pipeline", () => {
 
     const error = await runPipeline(value, { url: s.url, archive }).then(() => undefined, (e: unknown) => e);
 
+    // The value's own error, passed on as it is, with the path of the value that threw attached.
     expect(error).toBe(failure);
-    expect(JSON.stringify(error)).toContain(path);
+    expect((error as Record<string, unknown>)[JSON_PATH_PROPERTY]).toBe(path);
     const outcome = await s.outcome();
     expect(outcome.status).toBe("aborted");
     expect(outcome.sha256).toBeUndefined();
