@@ -8,3 +8,4 @@ export * from "./chunk.ts";
 export * from "./sse.ts";
 export * from "./gzip.ts";
 export * from "./tee.ts";
+export * from "./measure.ts";
