@@ -9,3 +9,5 @@ export * from "./sse.ts";
 export * from "./gzip.ts";
 export * from "./tee.ts";
 export * from "./measure.ts";
+export * from "./fold.ts";
+export * from "./dedupe.ts";
