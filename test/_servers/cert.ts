@@ -20,6 +20,9 @@ export function makeCertificate(): Certificate {
       "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
       "-days", "2", "-subj", "/CN=localhost",
       "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      // Not a CA: rustls (Deno) refuses a CA certificate used as the server's own.
+      "-addext", "basicConstraints=critical,CA:FALSE",
+      "-addext", "extendedKeyUsage=serverAuth",
     ], { stdio: ["ignore", "ignore", "pipe"] });
     return { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) };
   } finally {

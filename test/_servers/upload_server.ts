@@ -3,8 +3,10 @@
 // It speaks Node's HTTP/1.1 and HTTP/2 compatibility API alike, and answers
 // CORS (with preflight) since the browser test page is on another origin.
 //
-//   POST|PUT /upload?id=<id>   reads the body as it arrives; answers
+//   POST|PUT /upload?id=<id>&hold=<ms>
+//                              reads the body as it arrives; answers
 //                              { id, bytes, chunks, sha256, httpVersion }
+//                              (HTTP/2: hold ms after END_STREAM)
 //   GET /uploads/<id>          what the server saw of that upload (UploadRecord,
 //                              or { id, state: "none" }); long-polls with
 //                              ?bytes=N (until N bytes arrived or it settled),
@@ -29,6 +31,10 @@ export interface UploadRecord {
   /** The first 64 bytes of the body as Latin-1 text (shows "[object ReadableStream]" at a glance). */
   head: string;
   httpVersion: string;
+  /** Whether the body's end arrived (HTTP/1.1: last chunk or full length; HTTP/2: END_STREAM). */
+  endStream: boolean;
+  /** The HTTP/2 RST_STREAM code the stream closed with, if it was reset (8 = CANCEL). */
+  rstCode?: number;
   /** Milliseconds since the request arrived at which each chunk arrived (the first 1000). */
   arrivals: number[];
 }
@@ -57,7 +63,7 @@ export function createUploadHandler() {
     const id = url.searchParams.get("id") ?? `upload-${++counter}`;
     const started = performance.now();
     const record: UploadRecord = {
-      id, state: "receiving", bytes: 0, chunks: 0, head: "", httpVersion: req.httpVersion, arrivals: [],
+      id, state: "receiving", bytes: 0, chunks: 0, head: "", httpVersion: req.httpVersion, endStream: false, arrivals: [],
     };
     uploads.set(id, record);
     if (uploads.size > MAX_RECORDS) uploads.delete(uploads.keys().next().value!);
@@ -80,15 +86,33 @@ export function createUploadHandler() {
       if (record.arrivals.length < 1000) record.arrivals.push(Math.round(performance.now() - started));
       changed();
     });
+    // HTTP/1.1: the body is complete when it ends (the terminating chunk or
+    // Content-Length arrived) and aborted when the connection drops first.
+    // HTTP/2: END_STREAM alone is not enough — Chromium half-closes a streamed
+    // upload it is aborting and resets it (RST_STREAM CANCEL) right after —
+    // so an HTTP/2 upload settles when its stream closes: complete only if it
+    // closed without a reset. `?hold=ms` delays the answer (HTTP/2 only) so a
+    // reset that follows END_STREAM is sure to arrive while the stream is open.
+    const h2 = (req as Http2ServerRequest).stream as Http2ServerRequest["stream"] | undefined;
+    const hold = Math.min(Number(url.searchParams.get("hold") ?? 0) || 0, 10_000);
     req.on("end", () => {
-      settle("complete");
-      send(res, 200, { id, bytes: record.bytes, chunks: record.chunks, sha256: record.sha256, httpVersion: record.httpVersion });
+      // Node also ends the body of a stream that was reset; that is no END_STREAM.
+      if (h2 && h2.closed) return;
+      record.endStream = true;
+      const digest = hash.copy().digest("hex");
+      if (!h2) settle("complete");
+      const answer = () =>
+        send(res, 200, { id, bytes: record.bytes, chunks: record.chunks, sha256: digest, httpVersion: record.httpVersion });
+      if (h2 && hold > 0) setTimeout(() => h2.closed || answer(), hold);
+      else answer();
     });
-    // A body that breaks off (socket destroyed, RST_STREAM) never fires "end".
-    req.on("aborted", () => settle("aborted"));
-    req.on("error", () => settle("aborted"));
+    req.on("error", () => h2 || settle("aborted"));
+    if (!h2) req.on("aborted", () => settle("aborted"));
     req.on("close", () => {
-      if (!req.readableEnded) settle("aborted");
+      if (h2) {
+        if (h2.rstCode !== 0) record.rstCode = h2.rstCode;
+        settle(record.endStream && h2.rstCode === 0 ? "complete" : "aborted");
+      } else if (!req.readableEnded) settle("aborted");
     });
   }
 
