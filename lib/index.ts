@@ -11,3 +11,4 @@ export * from "./tee.ts";
 export * from "./measure.ts";
 export * from "./fold.ts";
 export * from "./dedupe.ts";
+export * from "./fetch.ts";
