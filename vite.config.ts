@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config";
 import { playwright } from "@vitest/browser-playwright";
 import { firefox } from "./test/firefox_provider.ts";
+import basicSsl from "@vitejs/plugin-basic-ssl";
+import { demoApi } from "./demo/api.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "node";
 const chromiumPath = process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium";
@@ -13,7 +15,7 @@ const chromiumArgs = [
 const unit = { include: ["test/*.test.ts"], globalSetup: ["test/servers.ts"], testTimeout: 30_000, hookTimeout: 30_000 };
 const serverSide = { ...unit, include: ["test/*.test.ts", "test/node/*.test.ts"] };
 
-export default defineConfig({
+const testConfig = defineConfig({
   test: {
     projects: [
       { test: { ...serverSide, name: runtime, environment: "node" } },
@@ -47,3 +49,15 @@ export default defineConfig({
     ],
   },
 });
+
+// Outside Vitest (`npm run demo`, the e2e tests' web server): Vite's dev server
+// with the demo page and its endpoints, over HTTPS with a certificate made at
+// start-up, so HTTP/2 is on and Chromium can stream request bodies.
+const demoConfig = defineConfig({
+  root: "demo",
+  clearScreen: false,
+  plugins: [basicSsl({ name: "sluice-demo", domains: ["localhost", "127.0.0.1"] }), demoApi()],
+  server: { host: "localhost", port: Number(process.env.PORT ?? 5173) },
+});
+
+export default process.env.VITEST ? testConfig : demoConfig;

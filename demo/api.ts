@@ -1,0 +1,315 @@
+// The demo's endpoints, as a Vite plugin: the page and its server share one
+// origin (and, over HTTPS, one HTTP/2 connection). sluice itself is loaded
+// through Vite's SSR loader, so this file (which vite.config.ts imports) holds
+// only Node built-ins and the endpoints' bookkeeping.
+import { createHash } from "node:crypto";
+import { constants as http2 } from "node:http2";
+import { resolve } from "node:path";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Plugin, ViteDevServer } from "vite";
+
+/** What the server has seen of one upload (`POST /api/upload`). */
+export interface UploadState {
+  id: number;
+  /** The page's token for the run (`?run=`), so it finds its own record. */
+  run: string;
+  status: "receiving" | "complete" | "reset" | "aborted";
+  /** Bytes received so far. */
+  bytes: number;
+  /** The size the client announced with `?total=`, or 0. */
+  total: number;
+  startedAt: number;
+  updatedAt: number;
+  /** Bytes per second over the last second. */
+  throughput: number;
+  /** Hex SHA-256 of the whole body; only once `status` is "complete". */
+  sha256?: string;
+  /** Why the upload ended early, for "reset" and "aborted". */
+  reason?: string;
+}
+
+/** What the server has sent of one generated auction (`GET /api/auction`). */
+export interface DownloadState {
+  id: number;
+  /** The page's token for the run (`?run=`). */
+  run: string;
+  status: "sending" | "complete" | "aborted";
+  bytes: number;
+  orders: number;
+  startedAt: number;
+  updatedAt: number;
+  sha256?: string;
+}
+
+/** The body of `GET /api/state` and of each `state` event on `/api/events`. */
+export interface ServerState {
+  upload: UploadState | null;
+  download: DownloadState | null;
+}
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+
+/** The events both kinds of response emit, typed once (the union's overloads are not callable). */
+function on(res: Response, event: "close" | "drain", listener: () => void): void {
+  (res as ServerResponse).on(event, listener);
+}
+
+function off(res: Response, event: "close" | "drain", listener: () => void): void {
+  (res as ServerResponse).off(event, listener);
+}
+
+interface Sluice {
+  jsonStream(value: unknown, options?: { chunkSize?: number }): ReadableStream<Uint8Array>;
+  SseEncoderStream: new (options?: { keepAliveMs?: number }) => TransformStream<{ data: string; event?: string; id?: string } | string, Uint8Array>;
+}
+interface AuctionModule {
+  makeAuction(targetBytes: number, seed?: number): { orders: unknown[] };
+}
+
+const MAX_MB = 500;
+
+/** The Vite plugin that serves `/api/upload`, `/api/auction`, `/api/events` and `/api/state`. */
+export function demoApi(): Plugin {
+  return {
+    name: "sluice-demo-api",
+    configureServer(server) {
+      const api = new DemoApi(server);
+      server.middlewares.use((req, res, next) => {
+        const url = new URL(req.url ?? "/", "https://localhost");
+        if (!url.pathname.startsWith("/api/")) return next();
+        api.handle(req, res, url).catch((error: unknown) => {
+          server.config.logger.error(`[demo api] ${req.method} ${url.pathname}: ${(error as Error)?.stack ?? String(error)}`);
+          if (!res.headersSent) send(res, 500, { error: String(error) });
+          else res.destroy();
+        });
+      });
+    },
+  };
+}
+
+class DemoApi {
+  private upload: UploadState | null = null;
+  private download: DownloadState | null = null;
+  private ids = 0;
+  private version = 0;
+  private listeners = new Set<() => void>();
+
+  constructor(private server: ViteDevServer) {}
+
+  async handle(req: Request, res: Response, url: URL): Promise<void> {
+    const route = `${req.method} ${url.pathname}`;
+    switch (route) {
+      case "POST /api/upload":
+        return this.receive(req, res, url);
+      case "GET /api/auction":
+        return this.sendAuction(req, res, url);
+      case "GET /api/events":
+        return this.events(req, res);
+      case "GET /api/state":
+        return send(res, 200, this.state());
+      default:
+        return send(res, 404, { error: `No endpoint ${route}` });
+    }
+  }
+
+  private state(): ServerState {
+    return { upload: this.upload, download: this.download };
+  }
+
+  private changed(): void {
+    this.version++;
+    for (const listener of this.listeners) listener();
+  }
+
+  private load<T>(path: string): Promise<T> {
+    return this.server.ssrLoadModule(resolve(this.server.config.root, path)) as Promise<T>;
+  }
+
+  /** Reads the body as it arrives, hashing and counting; may reset the connection or read slowly. */
+  private async receive(req: Request, res: Response, url: URL): Promise<void> {
+    const failAt = number(url, "failAt", 0, 1);
+    const total = number(url, "total", 0, Number.MAX_SAFE_INTEGER);
+    const slowMs = number(url, "slowMs", 0, 10_000);
+    const now = Date.now();
+    const state: UploadState = {
+      id: ++this.ids, run: url.searchParams.get("run") ?? "", status: "receiving", bytes: 0, total, startedAt: now, updatedAt: now, throughput: 0,
+    };
+    this.upload = state;
+    this.changed();
+    const hash = createHash("sha256");
+    const window: [number, number][] = [[now, 0]];
+    const failBytes = failAt > 0 && total > 0 ? Math.floor(failAt * total) : Infinity;
+    const update = () => {
+      const t = Date.now();
+      window.push([t, state.bytes]);
+      while (window.length > 2 && t - window[0]![0] > 1000) window.shift();
+      const [t0, b0] = window[0]!;
+      state.throughput = t > t0 ? ((state.bytes - b0) * 1000) / (t - t0) : 0;
+      state.updatedAt = t;
+      this.changed();
+    };
+    try {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        if (state.bytes + chunk.length >= failBytes) {
+          const take = failBytes - state.bytes;
+          hash.update(chunk.subarray(0, take));
+          state.bytes += take;
+          state.status = "reset";
+          state.reason = `the server reset the connection after ${state.bytes} bytes (failAt=${failAt})`;
+          update();
+          resetConnection(req);
+          return;
+        }
+        hash.update(chunk);
+        state.bytes += chunk.length;
+        update();
+        if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs));
+      }
+    } catch (error) {
+      if (state.status === "receiving") {
+        state.status = "aborted";
+        state.reason = `the client aborted the request after ${state.bytes} bytes (${(error as Error)?.message ?? error})`;
+        update();
+      }
+      return;
+    }
+    // A request that ended without its end-of-stream is an aborted one, not a short body.
+    if (req.aborted || !req.complete) {
+      state.status = "aborted";
+      state.reason = `the client aborted the request after ${state.bytes} bytes`;
+      update();
+      return;
+    }
+    state.status = "complete";
+    state.sha256 = hash.digest("hex");
+    update();
+    send(res, 200, { bytes: state.bytes, sha256: state.sha256, ms: state.updatedAt - state.startedAt });
+  }
+
+  /** Streams a generated auction, made by sluice's `jsonStream`, as it is produced. */
+  private async sendAuction(req: Request, res: Response, url: URL): Promise<void> {
+    const mb = number(url, "mb", 0.001, MAX_MB) || 1;
+    const seed = number(url, "seed", 0, 2 ** 31) || 1;
+    const [{ jsonStream }, { makeAuction }] = await Promise.all([
+      this.load<Sluice>("../lib/index.ts"),
+      this.load<AuctionModule>("./auction.ts"),
+    ]);
+    const value = makeAuction(Math.round(mb * 1_000_000), seed);
+    const now = Date.now();
+    const state: DownloadState = {
+      id: ++this.ids, run: url.searchParams.get("run") ?? "", status: "sending", bytes: 0, orders: value.orders.length, startedAt: now, updatedAt: now,
+    };
+    this.download = state;
+    this.changed();
+    res.writeHead(200, {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "x-auction-orders": String(value.orders.length),
+    });
+    const hash = createHash("sha256");
+    const reader = jsonStream(value).getReader();
+    let closed = false;
+    on(res, "close", () => {
+      closed = true;
+      reader.cancel(new Error("the client went away")).catch(() => {});
+    });
+    let lastUpdate = 0;
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        hash.update(r.value);
+        state.bytes += r.value.length;
+        if (!(res as ServerResponse).write(r.value)) await drained(res);
+        const t = Date.now();
+        if (t - lastUpdate > 100) {
+          lastUpdate = state.updatedAt = t;
+          this.changed();
+        }
+      }
+    } catch (error) {
+      if (!closed) throw error;
+    }
+    state.updatedAt = Date.now();
+    if (closed) {
+      state.status = "aborted";
+    } else {
+      state.status = "complete";
+      state.sha256 = hash.digest("hex");
+      res.end();
+    }
+    this.changed();
+  }
+
+  /** Server-sent events: the server's view of the current upload and download, at most every 100 ms. */
+  private async events(req: Request, res: Response): Promise<void> {
+    const { SseEncoderStream } = await this.load<Sluice>("../lib/index.ts");
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+    });
+    const encoder = new SseEncoderStream({ keepAliveMs: 15_000 });
+    const writer = encoder.writable.getWriter();
+    const reader = encoder.readable.getReader();
+    let sent = -1;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const publish = () => {
+      timer = undefined;
+      if (sent === this.version) return;
+      sent = this.version;
+      writer.write({ event: "state", data: JSON.stringify(this.state()) }).catch(() => {});
+    };
+    const listener = () => {
+      timer ??= setTimeout(publish, 100);
+    };
+    this.listeners.add(listener);
+    publish();
+    on(res, "close", () => {
+      this.listeners.delete(listener);
+      if (timer) clearTimeout(timer);
+      reader.cancel().catch(() => {});
+      writer.abort().catch(() => {});
+    });
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        if (!(res as ServerResponse).write(r.value)) await drained(res);
+      }
+    } catch {
+      // The page went away; the close handler has cleaned up.
+    }
+  }
+}
+
+/** Resets the connection (HTTP/1.1) or the stream (HTTP/2) without a response. */
+function resetConnection(req: Request): void {
+  if ("stream" in req && req.stream) req.stream.close(http2.NGHTTP2_CANCEL);
+  else req.socket.destroy();
+}
+
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      off(res, "drain", done);
+      off(res, "close", done);
+      resolve();
+    };
+    on(res, "drain", done);
+    on(res, "close", done);
+  });
+}
+
+function number(url: URL, name: string, min: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return 0;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new RangeError(`Query parameter ${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function send(res: Response, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  res.end(text);
+}
