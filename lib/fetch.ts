@@ -119,13 +119,21 @@ function targetUrl(input: RequestInfo | URL): URL | undefined {
   }
 }
 
-/** Why this upload cannot be streamed here, or undefined when it can be tried. */
-function whyNotStreamed(url: URL | undefined): string | undefined {
+/** Why this upload cannot be streamed here and what to do, or undefined when it can be tried. */
+function whyNotStreamed(url: URL | undefined): { why: string; advice: string } | undefined {
+  const buffer = `pass fallback: "buffer" to send the body buffered (up to maxBufferBytes)`;
   if (!supportsRequestStreams()) {
-    return "this runtime's fetch cannot send a ReadableStream as a request body (no `duplex: \"half\"` support; Firefox and Safari lack it)";
+    return {
+      why: "this runtime's fetch cannot send a ReadableStream as a request body " +
+        "(no `duplex: \"half\"` support; Firefox and Safari lack it)",
+      advice: `To upload anyway, ${buffer}; Node, Deno and Chromium (over HTTP/2) stream.`,
+    };
   }
   if (isBrowser() && url?.protocol === "http:") {
-    return `browsers stream request bodies only over HTTP/2, which they speak only over TLS, and ${url.origin} is plain http:`;
+    return {
+      why: `browsers stream request bodies only over HTTP/2, which they speak only over TLS, and ${url.origin} is plain http:`,
+      advice: `Serve the endpoint over https: with HTTP/2, or ${buffer}.`,
+    };
   }
   return undefined;
 }
@@ -156,9 +164,13 @@ function upTo(url: URL | undefined): string {
  * failure (network error, `maxBufferBytes` exceeded) cancels the body.
  *
  * **Error behavior:** when the body stream errors (or yields a chunk that is
- * not a `Uint8Array`) half-way, the request is aborted — the server sees a
- * broken-off upload, never a complete-looking short body — and the promise
- * rejects with the body's error. When a streamed upload fails in a browser
+ * not a `Uint8Array`) half-way, the request is aborted before the body is
+ * ended, and the promise rejects with the body's error. Over HTTP/1.1 the
+ * connection closes without the terminating chunk; over HTTP/2 the stream is
+ * reset (RST_STREAM). Chromium, though, sends END_STREAM and the reset (CANCEL)
+ * right after it, so an HTTP/2 server must take an upload as complete only
+ * once its stream closed without a reset (Node: `rstCode === 0` at `close`),
+ * or check a length or digest the client sends. When a streamed upload fails in a browser
  * (Chromium refuses to stream over HTTP/1.1: "Failed to fetch"), the
  * `TypeError` says so; with `fallback: "buffer"` the upload is retried
  * buffered if the browser had not yet read from the body.
@@ -209,18 +221,16 @@ export async function uploadStream(
   }
 
   const url = targetUrl(input);
-  const why = whyNotStreamed(url);
-  if (why !== undefined) {
+  const refusal = whyNotStreamed(url);
+  if (refusal !== undefined) {
     if (fallback === "error") {
       throw new DOMException(
-        `Cannot upload${upTo(url)} as a stream: ${why}. Nothing was sent. ` +
-          `Serve the endpoint over HTTPS with HTTP/2 from a runtime that streams, or pass fallback: "buffer" ` +
-          `to send the body buffered (up to maxBufferBytes).`,
+        `Cannot upload${upTo(url)} as a stream: ${refusal.why}. Nothing was sent. ${refusal.advice}`,
         "NotSupportedError",
       );
     }
     const reader = body.getReader();
-    return sendBuffered(input, reader, { ...rest, method, signal }, maxBufferBytes, why, url);
+    return sendBuffered(input, reader, { ...rest, method, signal }, maxBufferBytes, refusal.why, url);
   }
   return sendStreamed(input, body, { ...rest, method, signal }, fallback, maxBufferBytes, url);
 }
