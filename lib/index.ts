@@ -12,3 +12,4 @@ export * from "./measure.ts";
 export * from "./fold.ts";
 export * from "./dedupe.ts";
 export * from "./fetch.ts";
+export * from "./archive.ts";
