@@ -268,6 +268,8 @@ export function tee<T>(source: ReadableStream<T>, branches: number | readonly Br
   let resolveDone!: (reports: BranchReport[]) => void;
   const done = new Promise<BranchReport[]>((resolve) => (resolveDone = resolve));
   const state: Branch<T>[] = [];
+  const delivered: number[] = options.map(() => 0);
+  const deliveredBytes: number[] = options.map(() => 0);
 
   function end(b: Branch<T>, status: BranchReport["status"], reason?: unknown): void {
     if (b.report) return;
@@ -285,9 +287,6 @@ export function tee<T>(source: ReadableStream<T>, branches: number | readonly Br
     b.waiting = false;
     if (++endedCount === state.length) resolveDone(state.map((x) => x.report!));
   }
-
-  const delivered: number[] = options.map(() => 0);
-  const deliveredBytes: number[] = options.map(() => 0);
 
   function hand(b: Branch<T>, chunk: T): void {
     delivered[b.index]!++;
