@@ -13,3 +13,4 @@ export * from "./fold.ts";
 export * from "./dedupe.ts";
 export * from "./fetch.ts";
 export * from "./archive.ts";
+export * from "./msgpack.ts";

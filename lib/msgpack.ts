@@ -1,0 +1,498 @@
+/**
+ * MessagePack streams: values to concatenated MessagePack bytes and back, on
+ * @msgpack/msgpack, with one encoder or decoder reused per stream, output
+ * batched into chunks, and a decoder that stays linear however its input is cut.
+ * @module
+ */
+
+import { Decoder, type DecoderOptions, Encoder, type EncoderOptions } from "@msgpack/msgpack";
+import { describeValue } from "./_internal.ts";
+
+/** Options of {@linkcode MsgpackEncoderStream}: those of @msgpack/msgpack's `Encoder`, and batching. */
+export interface MsgpackEncoderOptions extends EncoderOptions {
+  /**
+   * Values are packed together into output chunks of up to this many bytes,
+   * which cuts the per-chunk cost of a stream carrying many small values. A
+   * chunk is sent as soon as it is full, and a partly filled one at the end
+   * of the current task (a `setTimeout(0)`), so a producer that writes one
+   * value now and then still sees each value sent at once. A value at least
+   * this large is sent as a chunk of its own. `0` sends one chunk per value,
+   * without a timer.
+   * @default 65536
+   */
+  chunkSize?: number;
+}
+
+/** Options of {@linkcode MsgpackDecoderStream}: those of @msgpack/msgpack's `Decoder`, with limits for untrusted input. */
+export interface MsgpackDecoderOptions extends DecoderOptions {
+  /**
+   * The largest string accepted, in UTF-8 bytes.
+   * @default 16777216 (16 MiB)
+   */
+  maxStrLength?: number;
+  /**
+   * The largest binary accepted, in bytes.
+   * @default 67108864 (64 MiB)
+   */
+  maxBinLength?: number;
+  /**
+   * The longest array accepted, in elements.
+   * @default 1048576
+   */
+  maxArrayLength?: number;
+  /**
+   * The largest map accepted, in entries.
+   * @default 1048576
+   */
+  maxMapLength?: number;
+  /**
+   * The largest extension payload accepted, in bytes.
+   * @default 67108864 (64 MiB)
+   */
+  maxExtLength?: number;
+  /**
+   * The most bytes the stream holds of one value whose end has not arrived
+   * yet, whatever the value contains (values that lie within one input chunk
+   * are already in memory and not counted).
+   * @default 134217728 (128 MiB)
+   */
+  maxValueSize?: number;
+}
+
+const DEFAULT_CHUNK_SIZE = 65536;
+/** Bytes copied at a time into a value that spans chunks when its headers ask for less. */
+const SPAN_STEP = 16384;
+const DEFAULT_LIMITS = {
+  maxStrLength: 16 * 2 ** 20,
+  maxBinLength: 64 * 2 ** 20,
+  maxArrayLength: 2 ** 20,
+  maxMapLength: 2 ** 20,
+  maxExtLength: 64 * 2 ** 20,
+  maxValueSize: 128 * 2 ** 20,
+};
+
+/**
+ * A `TransformStream` that encodes each value written to it as MessagePack
+ * and emits the concatenated bytes, packed into chunks of up to `chunkSize`
+ * bytes. Options (`extensionCodec`, `useBigInt64`, `sortKeys`,
+ * `ignoreUndefined`, ...) are those of @msgpack/msgpack's `Encoder`, of which
+ * the stream keeps one.
+ *
+ * Every emitted chunk is the reader's to keep: none is a view of a buffer the
+ * encoder writes into again.
+ *
+ * **Cancellation behavior:** cancelling the readable side cancels the
+ * writable side (and so, through a pipe, the source) with the same reason;
+ * the bytes of a partly filled chunk are dropped.
+ *
+ * **Error behavior:** a value that cannot be encoded (a function, a symbol, a
+ * bigint without `useBigInt64`, ...) errors the stream with the encoder's
+ * error. `undefined` is encoded as nil, as @msgpack/msgpack does.
+ *
+ * @example Encode a stream of values
+ * ```ts
+ * import { MsgpackEncoderStream } from "sluice/msgpack";
+ *
+ * const values = new ReadableStream({
+ *   start(c) {
+ *     c.enqueue({ id: 1, tags: ["a"] });
+ *     c.enqueue("two");
+ *     c.close();
+ *   },
+ * });
+ * const bytes = new Uint8Array(await new Response(values.pipeThrough(new MsgpackEncoderStream())).arrayBuffer());
+ * console.log(bytes.length); // 17: a map of two entries, then a 3-byte string
+ * ```
+ */
+export class MsgpackEncoderStream extends TransformStream<unknown, Uint8Array> {
+  /** The most bytes packed into one output chunk (`0`: one chunk per value). */
+  readonly chunkSize: number;
+
+  /**
+   * @param options See {@linkcode MsgpackEncoderOptions}.
+   * @throws {RangeError} when `chunkSize` is not a non-negative safe integer.
+   */
+  constructor(options: MsgpackEncoderOptions = {}) {
+    const { chunkSize = DEFAULT_CHUNK_SIZE, ...encoderOptions } = options;
+    if (typeof chunkSize !== "number" || !Number.isSafeInteger(chunkSize) || chunkSize < 0) {
+      throw new RangeError(
+        `Cannot construct MsgpackEncoderStream: chunkSize must be a non-negative safe integer, got ${describeValue(chunkSize)}`,
+      );
+    }
+    const encoder = new Encoder(encoderOptions);
+    let batch: Uint8Array | undefined;
+    let filled = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let controller!: TransformStreamDefaultController<Uint8Array>;
+
+    const emit = (): void => {
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      if (filled === 0) return;
+      const out = batch!.subarray(0, filled);
+      // The emitted bytes now belong to the reader; the next batch is a new buffer.
+      batch = undefined;
+      filled = 0;
+      controller.enqueue(out);
+    };
+    const emitLater = (): void => {
+      try {
+        timer = undefined;
+        emit();
+      } catch {
+        // The stream ended in between; the bytes have no reader any more.
+        batch = undefined;
+        filled = 0;
+      }
+    };
+    const stop = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      batch = undefined;
+      filled = 0;
+    };
+    const transformer: Transformer<unknown, Uint8Array> & { cancel(reason: unknown): void } = {
+      start(c) {
+        controller = c;
+      },
+      transform(value) {
+        // A view into the encoder's own buffer, valid until the next encode: copied below, never enqueued.
+        const bytes = encoder.encodeSharedRef(value);
+        const length = bytes.length;
+        if (length >= chunkSize) {
+          emit();
+          controller.enqueue(bytes.slice());
+          return;
+        }
+        if (filled + length > chunkSize) emit();
+        if (batch === undefined) batch = new Uint8Array(chunkSize);
+        batch.set(bytes, filled);
+        filled += length;
+        if (filled === chunkSize) emit();
+        else if (timer === undefined) timer = setTimeout(emitLater, 0);
+      },
+      flush() {
+        emit();
+        stop();
+      },
+      cancel() {
+        stop();
+      },
+    };
+    super(transformer);
+    this.chunkSize = chunkSize;
+  }
+}
+
+function checkLimit(name: string, value: unknown): number {
+  if (typeof value !== "number" || !(Number.isSafeInteger(value) || value === Infinity) || value < 0) {
+    throw new RangeError(
+      `Cannot construct MsgpackDecoderStream: ${name} must be a non-negative safe integer or Infinity, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+type Limits = typeof DEFAULT_LIMITS;
+
+/**
+ * Finds where MessagePack values end without decoding them, so that the
+ * decoder is called once per complete value and never on a partial one. It
+ * reads only headers (payloads of strings, binaries and extensions are
+ * skipped), checks the length limits as soon as a header is seen, and keeps
+ * its place inside an incomplete value between calls, so a value arriving in
+ * many pieces is scanned once in all.
+ */
+class Boundaries {
+  /** Elements still expected by each open array or map, innermost last. */
+  readonly open: number[] = [];
+  /** Where the next item starts. */
+  pos = 0;
+  /** The buffer length needed before scanning can go on from `pos`. */
+  need = 0;
+  /** Bytes looked at in all (headers and skipped payloads alike), for tests. */
+  scanned = 0;
+  #limits: Limits;
+
+  constructor(limits: Limits) {
+    this.#limits = limits;
+  }
+
+  /**
+   * Scans `bytes[this.pos, end)` and returns the end of the last top-level
+   * value completed there, or -1 when none was. Afterwards `pos` is where an
+   * incomplete item starts (or `end`) and `need` how long the buffer must be
+   * for that item to be complete, or its header readable.
+   */
+  scan(bytes: Uint8Array, end: number): number {
+    const open = this.open;
+    const limits = this.#limits;
+    let p = this.pos;
+    let complete = -1;
+    this.need = 0;
+    while (p < end) {
+      const b = bytes[p]!;
+      let size = 1;
+      let count = -1;
+      if (b < 0x80 || b >= 0xe0) {
+        // positive or negative fixint
+      } else if (b < 0x90) {
+        count = (b & 15) * 2;
+      } else if (b < 0xa0) {
+        count = b & 15;
+      } else if (b < 0xc0) {
+        size = 1 + (b & 31);
+      } else {
+        // Header sizes of 0xc0..0xdf; for lengths, the bytes that hold them.
+        const header = HEADER[b - 0xc0]!;
+        if (p + header > end) {
+          this.need = p + header;
+          break;
+        }
+        switch (b) {
+          case 0xc4: size = header + this.#length("bin", bytes[p + 1]!, limits.maxBinLength); break;
+          case 0xc5: size = header + this.#length("bin", u16(bytes, p + 1), limits.maxBinLength); break;
+          case 0xc6: size = header + this.#length("bin", u32(bytes, p + 1), limits.maxBinLength); break;
+          case 0xc7: size = header + 1 + this.#length("ext", bytes[p + 1]!, limits.maxExtLength); break;
+          case 0xc8: size = header + 1 + this.#length("ext", u16(bytes, p + 1), limits.maxExtLength); break;
+          case 0xc9: size = header + 1 + this.#length("ext", u32(bytes, p + 1), limits.maxExtLength); break;
+          case 0xd9: size = header + this.#length("str", bytes[p + 1]!, limits.maxStrLength); break;
+          case 0xda: size = header + this.#length("str", u16(bytes, p + 1), limits.maxStrLength); break;
+          case 0xdb: size = header + this.#length("str", u32(bytes, p + 1), limits.maxStrLength); break;
+          case 0xdc: count = this.#length("array", u16(bytes, p + 1), limits.maxArrayLength); size = header; break;
+          case 0xdd: count = this.#length("array", u32(bytes, p + 1), limits.maxArrayLength); size = header; break;
+          case 0xde: count = 2 * this.#length("map", u16(bytes, p + 1), limits.maxMapLength); size = header; break;
+          case 0xdf: count = 2 * this.#length("map", u32(bytes, p + 1), limits.maxMapLength); size = header; break;
+          default: size = header; // fixed-size scalars and fixext; 0xc1 (never used) is left to the decoder
+        }
+      }
+      if (p + size > end) {
+        this.need = p + size;
+        break;
+      }
+      p += size;
+      if (count > 0) {
+        open.push(count);
+        continue;
+      }
+      // An item ended: close every container it was the last element of.
+      for (;;) {
+        const top = open.length - 1;
+        if (top < 0) {
+          complete = p;
+          break;
+        }
+        if (--open[top]! > 0) break;
+        open.pop();
+      }
+    }
+    this.scanned += p - this.pos;
+    this.pos = p;
+    if (this.need === 0) this.need = p + 1;
+    return complete;
+  }
+
+  #length(kind: "str" | "bin" | "ext" | "array" | "map", length: number, max: number): number {
+    if (length > max) {
+      const unit = kind === "array" ? "elements" : kind === "map" ? "entries" : "bytes";
+      const option = { str: "maxStrLength", bin: "maxBinLength", ext: "maxExtLength", array: "maxArrayLength", map: "maxMapLength" }[kind];
+      throw new RangeError(`MsgpackDecoderStream: a ${kind} of ${length} ${unit} exceeds ${option} (${max})`);
+    }
+    return length;
+  }
+}
+
+/** Header length of each format 0xc0..0xdf (type byte and length or payload of fixed size). */
+const HEADER = [
+  1, 1, 1, 1, // nil, (never used), false, true
+  2, 3, 5, // bin 8/16/32
+  2, 3, 5, // ext 8/16/32 (the type byte is added to the size)
+  5, 9, // float 32/64
+  2, 3, 5, 9, // uint 8/16/32/64
+  2, 3, 5, 9, // int 8/16/32/64
+  3, 4, 6, 10, 18, // fixext 1/2/4/8/16
+  2, 3, 5, // str 8/16/32
+  3, 5, // array 16/32
+  3, 5, // map 16/32
+];
+
+function u16(bytes: Uint8Array, p: number): number {
+  return (bytes[p]! << 8) | bytes[p + 1]!;
+}
+
+function u32(bytes: Uint8Array, p: number): number {
+  return ((bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!) >>> 0;
+}
+
+/**
+ * A `TransformStream` that decodes concatenated MessagePack values from
+ * bytes cut anywhere, emitting each value once all of its bytes have
+ * arrived. Options (`extensionCodec`, `useBigInt64`, `rawStrings`, ...) are
+ * those of @msgpack/msgpack's `Decoder`, of which the stream keeps one; the
+ * length limits default to bounds fit for untrusted input.
+ *
+ * Linear however the input is cut: a value split across chunks is scanned
+ * once in all (only headers are read, payloads are skipped), its bytes are
+ * copied once into a buffer sized from its headers, and the decoder runs
+ * once, when the value is complete. A 16 MiB binary arriving in 16 KiB
+ * chunks costs about what it costs whole.
+ *
+ * Decoded binaries (and `rawStrings`) are views of the input: of the input
+ * chunk when the value lies in one chunk, else of a buffer of the stream's
+ * that it never writes again. So a producer must not write into a chunk
+ * after handing it to the stream.
+ *
+ * **Cancellation behavior:** cancelling the readable side cancels the
+ * writable side (and so, through a pipe, the source) with the same reason;
+ * the partial value held is dropped.
+ *
+ * **Error behavior:** a chunk that is not a `Uint8Array` errors the stream
+ * with a `TypeError`. A length past a limit errors it with a `RangeError` as
+ * soon as the header is seen, before the payload arrives. Bytes that are not
+ * MessagePack error it with the decoder's `DecodeError`. Input that ends
+ * inside a value errors it with a `RangeError` that says how many bytes were
+ * left over.
+ *
+ * @example Decode values from bytes cut anywhere
+ * ```ts
+ * import { encode } from "@msgpack/msgpack";
+ * import { MsgpackDecoderStream } from "sluice/msgpack";
+ *
+ * const bytes = new Uint8Array([...encode({ id: 1 }), ...encode([true, "two"])]);
+ * const source = new ReadableStream<Uint8Array>({
+ *   start(c) {
+ *     c.enqueue(bytes.subarray(0, 3));
+ *     c.enqueue(bytes.subarray(3));
+ *     c.close();
+ *   },
+ * });
+ * const reader = source.pipeThrough(new MsgpackDecoderStream()).getReader();
+ * for (let r = await reader.read(); !r.done; r = await reader.read()) console.log(r.value);
+ * // { id: 1 }
+ * // [ true, "two" ]
+ * ```
+ */
+export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
+  /** The limits in force, defaults filled in. */
+  readonly limits: Readonly<Limits>;
+  #boundaries: Boundaries;
+  #decodeCalls = { count: 0 };
+
+  /**
+   * @param options See {@linkcode MsgpackDecoderOptions}.
+   * @throws {RangeError} when a limit is not a non-negative safe integer (or `Infinity`).
+   */
+  constructor(options: MsgpackDecoderOptions = {}) {
+    const limits: Limits = { ...DEFAULT_LIMITS };
+    for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+      if (options[key] !== undefined) limits[key] = checkLimit(key, options[key]);
+    }
+    const { maxValueSize, ...decoderLimits } = limits;
+    const decoder = new Decoder({ ...options, ...decoderLimits });
+    const boundaries = new Boundaries(limits);
+    const calls = { count: 0 };
+    // The bytes of a value that spans chunks; it always starts at that value.
+    let pending: Uint8Array | undefined;
+    let held = 0;
+    let controller!: TransformStreamDefaultController<unknown>;
+
+    const decodeAll = (bytes: Uint8Array): void => {
+      calls.count++;
+      for (const value of decoder.decodeMulti(bytes)) controller.enqueue(value);
+    };
+    const tooLarge = (size: number): never => {
+      throw new RangeError(`MsgpackDecoderStream: a value of at least ${size} bytes exceeds maxValueSize (${maxValueSize})`);
+    };
+    /** Makes room for `size` bytes in `pending`, growing geometrically (or straight to what the value needs). */
+    const ensure = (size: number): void => {
+      if (size <= pending!.length) return;
+      const grown = new Uint8Array(Math.max(size, boundaries.need, pending!.length * 2));
+      grown.set(pending!.subarray(0, held), 0);
+      pending = grown;
+    };
+    /** Scans `chunk` from `start`, decodes its complete values in one go and keeps the start of an incomplete one. */
+    const takeChunk = (chunk: Uint8Array, start: number): void => {
+      boundaries.open.length = 0;
+      boundaries.pos = start;
+      const end = chunk.length;
+      const complete = boundaries.scan(chunk, end);
+      if (complete !== -1) decodeAll(start === 0 && complete === end ? chunk : chunk.subarray(start, complete));
+      if (complete === end) return;
+      // chunk[first, end) is the start of one value that spans chunks.
+      const first = complete === -1 ? start : complete;
+      const have = end - first;
+      boundaries.pos -= first;
+      boundaries.need -= first;
+      if (boundaries.need > maxValueSize) tooLarge(boundaries.need);
+      pending = new Uint8Array(Math.max(boundaries.need, have, 1024));
+      pending.set(first === 0 ? chunk : chunk.subarray(first), 0);
+      held = have;
+    };
+
+    const transformer: Transformer<Uint8Array, unknown> = {
+      start(c) {
+        controller = c;
+      },
+      transform(chunk) {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError(`MsgpackDecoderStream expects Uint8Array chunks, got ${describeValue(chunk)}`);
+        }
+        const length = chunk.length;
+        if (length === 0) return;
+        if (pending === undefined) {
+          takeChunk(chunk, 0);
+          return;
+        }
+        // Add to the value that spans chunks, copying little beyond what it is known to need, so
+        // that the bytes after its end are read from the chunk itself.
+        for (let offset = 0; offset < length;) {
+          const take = Math.min(length - offset, Math.max(boundaries.need - held, SPAN_STEP));
+          ensure(held + take);
+          pending!.set(take === length ? chunk : chunk.subarray(offset, offset + take), held);
+          held += take;
+          offset += take;
+          // Not enough yet for the next header or payload: no need to look again.
+          if (held < boundaries.need) continue;
+          const complete = boundaries.scan(pending!, held);
+          if (complete !== -1) {
+            // Complete: decode, and never write those bytes again (binaries are views of them).
+            const value = pending!.subarray(0, complete);
+            const next = offset - (held - complete);
+            pending = undefined;
+            held = 0;
+            decodeAll(value);
+            if (next < length) takeChunk(chunk, next);
+            return;
+          }
+          if (boundaries.need > maxValueSize) tooLarge(boundaries.need);
+        }
+      },
+      flush() {
+        if (pending !== undefined) {
+          const left = held;
+          pending = undefined;
+          held = 0;
+          throw new RangeError(
+            `MsgpackDecoderStream: the input ended inside a MessagePack value, with ${left} bytes of it left over` +
+              ` (at least ${Math.max(boundaries.need - left, 1)} more were needed)`,
+          );
+        }
+      },
+    };
+    super(transformer);
+    this.limits = limits;
+    this.#boundaries = boundaries;
+    this.#decodeCalls = calls;
+  }
+
+  /**
+   * How much work the stream has done: decoder calls and bytes scanned for
+   * boundaries. For tests that check the decoder stays linear.
+   * @internal
+   */
+  get _work(): { decodeCalls: number; scannedBytes: number } {
+    return { decodeCalls: this.#decodeCalls.count, scannedBytes: this.#boundaries.scanned };
+  }
+}
