@@ -88,7 +88,9 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
       ended = true;
       const outcome: UploadOutcome = { status: "complete", bytes, sha256: hash.digest("hex") };
       resolve(outcome);
-      res.writeHead(200, { "content-type": "application/json" });
+      // No keep-alive: a client reusing an idle connection just as the server times it out
+      // would see a reset that has nothing to do with the upload.
+      res.writeHead(200, { "content-type": "application/json", connection: "close" });
       res.end(JSON.stringify({ bytes, sha256: outcome.sha256 }));
     });
     // A request that closes before its end is an upload the client broke off.

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { gzipSync } from "fflate";
 import { makeAuction, type Auction } from "../../demo/auction.ts";
 import { runPipeline } from "../../demo/pipeline.ts";
+import type { GzipOptions } from "../../lib/gzip.ts";
 import { startUploadServer } from "../../demo/pipeline_server.ts";
 import { main, suite } from "./_harness.ts";
 
@@ -24,8 +25,8 @@ async function eager(value: Auction): Promise<void> {
   writeFileSync(archive, gz);
 }
 
-async function streaming(value: Auction): Promise<void> {
-  const report = await runPipeline(value, { url: server.url, archive });
+async function streaming(value: Auction, gzip?: GzipOptions): Promise<void> {
+  const report = await runPipeline(value, { url: server.url, archive, gzip });
   if (report.upload.error !== undefined) throw report.upload.error;
 }
 
@@ -36,7 +37,8 @@ for (const mb of [20, 100, 300]) {
     bytes: mb * 1e6,
     cases: {
       "eager (stringify, gzipSync, fetch whole)": eager,
-      "sluice pipeline": streaming,
+      "sluice, gzip on a worker (default)": (value) => streaming(value),
+      "sluice, native gzip (zlib)": (value) => streaming(value, { engine: "native" }),
     },
     runs: mb >= 300 ? 2 : 3,
     warmup: mb >= 300 ? 0 : 1,
