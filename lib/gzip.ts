@@ -419,12 +419,15 @@ function compressor(name: string, core: CoreOptions, worker: CompressionWorkerFa
 /** Blocks sent to the worker and not yet answered; bounds memory on both sides. */
 const MAX_IN_FLIGHT = 4;
 
+/** Not a literal inside `new URL(...)`, so that bundlers working on the build do not look for it. */
+const SOURCE_WORKER = "./gzip_worker.ts";
+
 function webWorker(): CompressionWorker {
-  // Two literal URLs so bundlers that look for `new Worker(new URL("...", import.meta.url))`
-  // see one; the extension follows this module's own, so the sources (.ts, run by Vite, Deno or
-  // tsx) load the .ts worker and the build (dist/*.js) loads the .js one.
+  // From the sources (.ts, run by Deno, tsx or Vite's dev server) the worker is the .ts file
+  // beside this one; from the build (dist/*.js) and in bundles it is the .js file, written as
+  // the literal `new Worker(new URL("...", import.meta.url))` that Vite and others bundle.
   const w = new URL(import.meta.url).pathname.endsWith(".ts")
-    ? new Worker(new URL("./gzip_worker.ts", import.meta.url), { type: "module" })
+    ? new Worker(new URL(SOURCE_WORKER, import.meta.url), { type: "module" })
     : new Worker(new URL("./gzip_worker.js", import.meta.url), { type: "module" });
   return w as unknown as CompressionWorker;
 }
