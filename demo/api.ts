@@ -69,6 +69,8 @@ interface AuctionModule {
 }
 
 const MAX_MB = 500;
+/** How long an HTTP/2 upload's END_STREAM waits for a reset that says the body broke. */
+const RESET_GRACE_MS = 150;
 
 /** The Vite plugin that serves `/api/upload`, `/api/auction`, `/api/events` and `/api/state`. */
 export function demoApi(): Plugin {
@@ -82,7 +84,7 @@ export function demoApi(): Plugin {
         api.handle(req, res, url).catch((error: unknown) => {
           server.config.logger.error(`[demo api] ${req.method} ${url.pathname}: ${(error as Error)?.stack ?? String(error)}`);
           if (!res.headersSent) send(res, 500, { error: String(error) });
-          else res.destroy();
+          else breakOff(req, res);
         });
       });
     },
@@ -175,10 +177,25 @@ class DemoApi {
       }
       return;
     }
-    // A request that ended without its end-of-stream is an aborted one, not a short body.
-    if (req.aborted || !req.complete) {
+    // HTTP/2: END_STREAM alone does not make a complete upload. Chromium ends a
+    // streamed upload whose body broke with END_STREAM and resets the stream
+    // (RST_STREAM CANCEL) right after, so hold the answer a moment and take the
+    // body as complete only if no reset came.
+    const h2 = "stream" in req ? req.stream : undefined;
+    if (h2 && !h2.closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, RESET_GRACE_MS);
+        h2.once("close", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    // A request that ended without its end-of-stream, or was reset, is an aborted one, not a short body.
+    if (req.aborted || !req.complete || (h2 && (h2.closed || h2.rstCode !== 0))) {
       state.status = "aborted";
-      state.reason = `the client aborted the request after ${state.bytes} bytes`;
+      state.reason = `the client aborted the request after ${state.bytes} bytes` +
+        (h2?.rstCode ? ` (HTTP/2 stream reset, code ${h2.rstCode})` : "");
       update();
       return;
     }
@@ -192,11 +209,12 @@ class DemoApi {
   private async sendAuction(req: Request, res: Response, url: URL): Promise<void> {
     const mb = number(url, "mb", 0.001, MAX_MB) || 1;
     const seed = number(url, "seed", 0, 2 ** 31) || 1;
-    const [{ jsonStream }, { makeAuction }] = await Promise.all([
-      this.load<Sluice>("../lib/index.ts"),
+    const [{ jsonStream = (await this.load<Sluice>("../lib/json.ts")).jsonStream /* TEMPORARY until index re-exports it */ }, { makeAuction }] = await Promise.all([
+      this.load<Partial<Sluice>>("../lib/index.ts"),
       this.load<AuctionModule>("./auction.ts"),
     ]);
     const value = makeAuction(Math.round(mb * 1_000_000), seed);
+    const reader = jsonStream(value).getReader();
     const now = Date.now();
     const state: DownloadState = {
       id: ++this.ids, run: url.searchParams.get("run") ?? "", status: "sending", bytes: 0, orders: value.orders.length, startedAt: now, updatedAt: now,
@@ -209,7 +227,6 @@ class DemoApi {
       "x-auction-orders": String(value.orders.length),
     });
     const hash = createHash("sha256");
-    const reader = jsonStream(value).getReader();
     let closed = false;
     on(res, "close", () => {
       closed = true;
@@ -228,7 +245,11 @@ class DemoApi {
         }
       }
     } catch (error) {
-      if (!closed) throw error;
+      if (!closed) {
+        state.status = "aborted";
+        this.changed();
+        throw error;
+      }
     }
     state.updatedAt = Date.now();
     if (closed) {
@@ -278,6 +299,12 @@ class DemoApi {
       // The page went away; the close handler has cleaned up.
     }
   }
+}
+
+/** Ends a response that has begun as failed: an HTTP/2 stream reset with an error code, or a dropped HTTP/1.1 connection (no final chunk). */
+function breakOff(req: Request, res: Response): void {
+  if ("stream" in req && req.stream) req.stream.close(http2.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
 }
 
 /** Resets the connection (HTTP/1.1) or the stream (HTTP/2) without a response. */

@@ -43,7 +43,7 @@ export class Charts {
       series: [
         { label: "time", value: (_, v) => (v == null ? "–" : `${v.toFixed(1)} s`) },
         { label: sentLabel(), stroke: COLORS.sent, width: 2, value: (_, v) => (v == null ? "–" : formatBytes(v)) },
-        { label: "server received", stroke: COLORS.server, width: 2, dash: [6, 3], value: (_, v) => (v == null ? "–" : formatBytes(v)) },
+        { label: "server", stroke: COLORS.server, width: 2, dash: [6, 3], value: (_, v) => (v == null ? "–" : formatBytes(v)) },
         { label: "archived (in)", stroke: COLORS.archivedIn, width: 2, value: (_, v) => (v == null ? "–" : formatBytes(v)) },
         { label: "archive (gzip)", stroke: COLORS.archivedOut, width: 2, value: (_, v) => (v == null ? "–" : formatBytes(v)) },
       ],

@@ -7,16 +7,15 @@ import {
   ChunkStream,
   GunzipStream,
   GzipStream,
-  JSON_PATH_PROPERTY,
   MeasureStream,
-  blobSink,
-  jsonStream,
-  opfsSink,
   supportsRequestStreams,
   tee,
   uploadStream,
   type TransferReport,
 } from "../lib/index.ts";
+// TEMPORARY until lib/index.ts re-exports them:
+import { JSON_PATH_PROPERTY, jsonStream } from "../lib/json.ts";
+import { blobSink, opfsSink } from "../lib/archive.ts";
 import { gzipSync } from "fflate";
 import { makeAuction, type Auction } from "./auction.ts";
 import type { DownloadState, ServerState, UploadState } from "./api.ts";
@@ -178,6 +177,9 @@ class Run {
   finalStall = false;
   orders = 0;
   ended = -1;
+  /** The longest frame gap and the heap's peak over its start, as they were when the run ended. */
+  gapMs = 0;
+  heapRise = 0;
   private window: [number, number][] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastGap = 0;
@@ -236,6 +238,8 @@ class Run {
     this.ended = performance.now();
     clearInterval(this.timer);
     this.sample();
+    this.gapMs = frames.longest;
+    this.heapRise = Math.max(0, heap.peak - heap.start);
     charts.draw();
   }
 }
@@ -672,7 +676,7 @@ function showLive(run: Run, report?: TransferReport): void {
   $("m-elapsed").textContent = `elapsed ${formatMs(run.elapsedMs)}`;
   const stalled = report ? report.stalledMs : run.stalledMs;
   tile("m-stalled", run.way === "eager" ? "n/a" : formatMs(stalled),
-    run.way === "eager" ? "no stream" : report ? `MeasureStream · ${seconds > 0 ? Math.round((stalled / run.elapsedMs) * 100) : 0}% of the run` : "live estimate");
+    run.way === "eager" ? "no stream" : report ? `${seconds > 0 ? Math.round((stalled / run.elapsedMs) * 100) : 0}% of the run` : "live estimate");
   if (heap.available) tile("m-heap", formatBytes(heap.current), `peak +${formatBytes(Math.max(0, heap.peak - heap.start))} over start`);
   else tile("m-heap", "n/a", "not exposed by this browser");
   const gap = frames.longest;
@@ -767,8 +771,8 @@ function addRow(run: Run, result: Result): void {
     run.mode,
     `${run.mb} MB`,
     formatMs(run.elapsedMs),
-    formatMs(frames.longest),
-    heap.available ? `+${formatBytes(Math.max(0, heap.peak - heap.start))}` : "n/a",
+    formatMs(run.gapMs),
+    heap.available ? `+${formatBytes(run.heapRise)}` : "n/a",
     result.table,
   ];
   for (const [i, text] of cells.entries()) {

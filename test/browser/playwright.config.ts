@@ -1,0 +1,60 @@
+// End-to-end tests of the demo page: Chromium through Playwright (Debian's
+// /usr/bin/chromium), Firefox through puppeteer-core (Playwright cannot drive
+// Debian's Firefox ESR). One Vite dev server, over HTTPS with HTTP/2, on a free
+// port chosen here; the port is kept in the environment so that the workers,
+// which load this file again, agree with the main process.
+import { defineConfig } from "@playwright/test";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+process.env.SLUICE_DEMO_PORT ??= String(await freePort());
+const port = Number(process.env.SLUICE_DEMO_PORT);
+const root = fileURLToPath(new URL("../..", import.meta.url));
+export const baseURL = `https://localhost:${port}`;
+
+export default defineConfig({
+  testDir: ".",
+  outputDir: "../../test-results/e2e",
+  timeout: 120_000,
+  expect: { timeout: 60_000 },
+  workers: 1,
+  fullyParallel: false,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1360, height: 1000 },
+    launchOptions: {
+      executablePath: process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      ],
+    },
+  },
+  projects: [
+    { name: "chromium", testMatch: "demo.spec.ts", use: { browserName: "chromium" } },
+    { name: "firefox", testMatch: "firefox.spec.ts" },
+  ],
+  webServer: {
+    command: `node node_modules/vite/bin/vite.js --port ${port} --strictPort`,
+    cwd: root,
+    url: `${baseURL}/`,
+    ignoreHTTPSErrors: true,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore",
+    stderr: "pipe",
+  },
+});
