@@ -121,7 +121,8 @@ suite({
     return { whole, chunks: pieces(whole, 16384) };
   },
   bytes: BIN,
-  runs: 3,
+  runs: 5,
+  warmup: 2,
   cases: {
     "join the chunks, then decode": (i) => {
       const joined = new Uint8Array(i.whole.length);
@@ -135,6 +136,8 @@ suite({
     "decode(whole) (zero-copy view)": (i) => check((new Decoder().decode(i.whole) as Uint8Array).length, BIN, "decode"),
     "MsgpackDecoderStream": async (i) =>
       check(await drainValues(source(i.chunks).pipeThrough(new MsgpackDecoderStream())), 1, "stream"),
+    "identity TransformStream over the same chunks (the stream's floor)": async (i) =>
+      check(await drainValues(source(i.chunks).pipeThrough(new TransformStream())), i.chunks.length, "identity"),
     "@msgpack/msgpack decodeMultiStream": async (i) => {
       let n = 0;
       for await (const _ of decodeMultiStream(source(i.chunks))) n++;
