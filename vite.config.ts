@@ -57,7 +57,12 @@ const demoConfig = defineConfig({
   root: "demo",
   clearScreen: false,
   plugins: [basicSsl({ name: "sluice-demo", domains: ["localhost", "127.0.0.1"] }), demoApi()],
-  server: { host: "localhost", port: Number(process.env.PORT ?? 5173) },
+  server: {
+    host: "localhost",
+    port: 5173,
+    // The e2e tests turn reloads off: peers editing lib/ must not reload a page mid-run.
+    ...(process.env.SLUICE_DEMO_NO_RELOAD ? { hmr: false, watch: null } : {}),
+  },
 });
 
 export default process.env.VITEST ? testConfig : demoConfig;

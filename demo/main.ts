@@ -154,7 +154,10 @@ async function settledServerState(token: string, kind: Mode): Promise<UploadStat
   for (let i = 0; i < 40; i++) {
     const state = (await (await fetch("/api/state", { cache: "no-store" })).json()) as ServerState;
     const record = kind === "upload" ? state.upload : state.download;
-    if (record?.run === token && record.status !== "receiving" && record.status !== "sending") return record;
+    if (record?.run === token && record.status !== "receiving" && record.status !== "sending") {
+      server = state;
+      return record;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return kind === "upload" ? serverUpload(token) : serverDownload(token);
@@ -538,29 +541,31 @@ async function verifyArchive(file: Blob): Promise<{ bytes: number; sha256: strin
 // ---------------------------------------------------------------- eager runs
 
 async function eager(run: Run): Promise<Result> {
+  // Shows what is about to block the page, and lets it paint first.
   const step = async (label: string) => {
     heap.sample();
     setPhase(label, true);
+    await nextFrame();
   };
   if (run.mode === "upload") {
     const value = await auction(run.mb);
     run.begin();
-    await step("JSON.stringify…");
+    await step("JSON.stringify + TextEncoder + gzipSync…");
     const text = JSON.stringify(value);
-    heap.sample();
+    run.sample();
     const bytes = new TextEncoder().encode(text);
-    heap.sample();
-    run.counted(bytes.length);
+    run.sample();
     const gz = gzipSync(bytes, { level: 6 });
-    heap.sample();
     run.archivedIn = bytes.length;
     run.archivedOut = gz.length;
+    run.sample();
     await step("one fetch with the whole body…");
     const response = await fetch(`/api/upload?run=${run.token}&total=${bytes.length}`, {
       method: "POST", body: bytes, headers: { "content-type": "application/json" }, signal: run.abort.signal,
     });
     const answer = (await response.json()) as { bytes: number; sha256: string };
-    heap.sample();
+    run.counted(bytes.length);
+    await settledServerState(run.token, "upload");
     run.finish();
     const file = new Blob([gz as Uint8Array<ArrayBuffer>]);
     return {
@@ -581,15 +586,15 @@ async function eager(run: Run): Promise<Result> {
   const response = await fetch(`/api/auction?mb=${run.mb}&run=${run.token}`, { signal: run.abort.signal, cache: "no-store" });
   const buffer = new Uint8Array(await response.arrayBuffer());
   run.counted(buffer.length);
-  heap.sample();
+  run.sample();
   await step("JSON.parse + gzipSync…");
   const value = JSON.parse(new TextDecoder().decode(buffer)) as Auction;
   run.orders = value.orders.length;
-  heap.sample();
+  run.sample();
   const gz = gzipSync(buffer, { level: 6 });
   run.archivedIn = buffer.length;
   run.archivedOut = gz.length;
-  heap.sample();
+  await settledServerState(run.token, "download");
   run.finish();
   return {
     kind: "ok",

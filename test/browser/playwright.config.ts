@@ -53,6 +53,7 @@ export default defineConfig({
     url: `${baseURL}/`,
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,
+    env: { SLUICE_DEMO_NO_RELOAD: "1" },
     timeout: 60_000,
     stdout: "ignore",
     stderr: "pipe",
