@@ -335,8 +335,8 @@ function u32(bytes: Uint8Array, p: number): number {
  *
  * Linear however the input is cut: a value split across chunks is scanned
  * once in all (only headers are read, payloads are skipped), its bytes are
- * copied once into a buffer sized from its headers, and the decoder runs
- * once, when the value is complete. A 16 MiB binary arriving in 16 KiB
+ * gathered in a buffer that doubles as needed (so copied about twice), and
+ * the decoder runs once, when the value is complete. A 16 MiB binary arriving in 16 KiB
  * chunks costs about what it costs whole.
  *
  * Decoded binaries (and `rawStrings`) are views of the input: of the input
@@ -378,7 +378,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
   /** The limits in force, defaults filled in. */
   readonly limits: Readonly<Limits>;
   #boundaries: Boundaries;
-  #decodeCalls = { count: 0 };
+  #decodeCalls: { count: number; capacity: () => number };
 
   /**
    * @param options See {@linkcode MsgpackDecoderOptions}.
@@ -392,7 +392,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
     const { maxValueSize, ...decoderLimits } = limits;
     const decoder = new Decoder({ ...options, ...decoderLimits });
     const boundaries = new Boundaries(limits);
-    const calls = { count: 0 };
+    const calls = { count: 0, capacity: () => pending?.length ?? 0 };
     // The bytes of a value that spans chunks; it always starts at that value.
     let pending: Uint8Array | undefined;
     let held = 0;
@@ -405,10 +405,13 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
     const tooLarge = (size: number): never => {
       throw new RangeError(`MsgpackDecoderStream: a value of at least ${size} bytes exceeds maxValueSize (${maxValueSize})`);
     };
-    /** Makes room for `size` bytes in `pending`, growing geometrically (or straight to what the value needs). */
+    /**
+     * Makes room for `size` bytes in `pending`, doubling: linear in all, and never sized from a
+     * header alone, so a few bytes announcing a large value cannot make the stream allocate it.
+     */
     const ensure = (size: number): void => {
       if (size <= pending!.length) return;
-      const grown = new Uint8Array(Math.max(size, boundaries.need, pending!.length * 2));
+      const grown = new Uint8Array(Math.max(size, pending!.length * 2));
       grown.set(pending!.subarray(0, held), 0);
       pending = grown;
     };
@@ -426,7 +429,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
       boundaries.pos -= first;
       boundaries.need -= first;
       if (boundaries.need > maxValueSize) tooLarge(boundaries.need);
-      pending = new Uint8Array(Math.max(boundaries.need, have, 1024));
+      pending = new Uint8Array(Math.max(Math.min(boundaries.need, 2 * have), have, 1024));
       pending.set(first === 0 ? chunk : chunk.subarray(first), 0);
       held = have;
     };
@@ -488,11 +491,12 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
   }
 
   /**
-   * How much work the stream has done: decoder calls and bytes scanned for
-   * boundaries. For tests that check the decoder stays linear.
+   * How much work the stream has done: decoder calls, bytes scanned for
+   * boundaries, and the size of the buffer held for a value that spans
+   * chunks. For tests that check the decoder stays linear and bounded.
    * @internal
    */
-  get _work(): { decodeCalls: number; scannedBytes: number } {
-    return { decodeCalls: this.#decodeCalls.count, scannedBytes: this.#boundaries.scanned };
+  get _work(): { decodeCalls: number; scannedBytes: number; capacity: number } {
+    return { decodeCalls: this.#decodeCalls.count, scannedBytes: this.#boundaries.scanned, capacity: this.#decodeCalls.capacity() };
   }
 }

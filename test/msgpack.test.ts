@@ -157,6 +157,18 @@ describe("MsgpackDecoderStream", () => {
     }
   });
 
+  test("MsgpackDecoderStream does not allocate what a header announces before the bytes arrive", async () => {
+    const stream = new MsgpackDecoderStream();
+    const writer = stream.writable.getWriter();
+    const read = stream.readable.getReader().read();
+    // A bin32 header announcing 60 MiB (within maxBinLength), then 10 bytes of it.
+    await writer.write(new Uint8Array([0xc6, 0x03, 0xc0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    expect(stream._work.capacity).toBeGreaterThan(0);
+    expect(stream._work.capacity).toBeLessThanOrEqual(4096);
+    await writer.abort(new Error("stop"));
+    await expect(read).rejects.toThrow("stop");
+  });
+
   test("MsgpackDecoderStream errors past maxValueSize while a value made of small items keeps arriving", async () => {
     const bytes = encode(Array.from({ length: 10_000 }, (_, i) => i));
     await expect(decodeChunks(pieces(bytes, 500), { maxValueSize: 4096 })).rejects.toThrow(/exceeds maxValueSize \(4096\)/);
