@@ -59,6 +59,7 @@ suite({
     return o;
   },
   bytes: () => encodedLength,
+  runs: 9,
   cases: {
     "encode(whole array)": (o) => check(encode(o).length, encodedLength, "encode"),
     "MsgpackEncoderStream (64 KiB chunks)": async (o) =>
@@ -97,6 +98,7 @@ suite({
     return { whole, count: o.length, chunks: pieces(stream, 65536), chunks16: pieces(stream, 16384) };
   },
   bytes: (i) => i.whole.length,
+  runs: 9,
   cases: {
     "decode(whole array)": (i) => check((decode(i.whole) as unknown[]).length, i.count, "decode"),
     "MsgpackDecoderStream (64 KiB chunks)": async (i) =>
