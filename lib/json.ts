@@ -1,0 +1,690 @@
+/**
+ * Incremental JSON: the bytes of `JSON.stringify(value, replacer, space)` as
+ * a pull-driven stream of UTF-8 chunks, with bounded memory, and with
+ * Promises, async iterables and ReadableStreams allowed inside the value.
+ * @module
+ */
+
+import { describeValue } from "./_internal.ts";
+
+/** A replacer as `JSON.stringify` takes it: a function, a list of keys, or null. */
+export type JsonReplacer =
+  | ((this: any, key: string, value: any) => any)
+  | readonly (string | number | String | Number)[]
+  | null;
+
+/** Options of {@linkcode jsonStream}. */
+export interface JsonStreamOptions {
+  /**
+   * As the second argument of `JSON.stringify`: a function called with the
+   * holder as `this`, or an array of the keys to keep (applied to objects, not arrays).
+   * @default null
+   */
+  replacer?: JsonReplacer;
+  /**
+   * As the third argument of `JSON.stringify`: a number of spaces (clamped to
+   * 10) or a string (cut to 10 characters); boxed numbers and strings are unwrapped.
+   * @default ""
+   */
+  space?: string | number | String | Number;
+  /** The largest emitted chunk in bytes; an integer of at least 4 (the longest UTF-8 sequence). @default 65536 */
+  chunkSize?: number;
+  /**
+   * Whether Promises, async iterables and ReadableStreams inside the value are
+   * detected and serialised by their contents (see {@linkcode jsonStream}).
+   * When false, they are serialised exactly as `JSON.stringify` would (`{}`).
+   * @default true
+   */
+  async?: boolean;
+}
+
+/** The property that {@linkcode jsonStream} adds to an error to say where in the value it happened, e.g. `"$.orders[3].amount"`. */
+export const JSON_PATH_PROPERTY = "jsonPath";
+
+const OBJECT = 0;
+const ARRAY = 1;
+const READER = 2;
+const ITERATOR = 3;
+
+/** An open container on the explicit stack (no recursion, so depth is bounded by memory only). */
+interface Frame {
+  kind: number;
+  /** The object, array, stream or iterable: the holder that the replacer sees as `this`. */
+  holder: any;
+  /** Own enumerable keys (or the replacer's property list) of an object frame. */
+  keys: readonly string[] | null;
+  /** Length of an array frame. */
+  length: number;
+  /** Next index into `keys`, the array, or the items read so far. */
+  index: number;
+  /** The key being serialised, for paths in errors. */
+  current: string | number | undefined;
+  /** Members written so far. */
+  members: number;
+  /** Indentation of this container's members, and of its closing bracket. */
+  indent: string;
+  outer: string;
+  reader: ReadableStreamDefaultReader<unknown> | null;
+  iterator: AsyncIterator<unknown> | null;
+  /** The reader/iterator has ended (or failed and must not be cancelled). */
+  ended: boolean;
+}
+
+/** What to do with the value a pending Promise settles with. */
+const RESUME_RAW = 0; // a raw value (or what a raw Promise resolved to): the toJSON/replacer rules apply
+const RESUME_FINAL = 1; // what a Promise from toJSON/the replacer resolved to: written as it is
+const RESUME_READ = 2; // the result of reader.read() / iterator.next()
+
+const textEncoder = new TextEncoder();
+const ObjectPrototype = Object.prototype;
+const getPrototypeOf = Object.getPrototypeOf;
+const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const objectKeys = Object.keys;
+const nativeStringify = JSON.stringify;
+const FRACTIONAL_SPACE_IS_PRETTY = nativeStringify([1], null, 0.5) !== "[1]";
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** Sub-trees up to this many values, nesting levels and estimated bytes are handed to the native `JSON.stringify` whole. */
+const WALK_NODES = 2048;
+const WALK_DEPTH = 64;
+const WALK_BYTES = 32768;
+
+function hasSlot(check: (this: unknown) => unknown, value: object): boolean {
+  try {
+    check.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const numberValueOf = Number.prototype.valueOf;
+const stringValueOf = String.prototype.valueOf;
+const booleanValueOf = Boolean.prototype.valueOf;
+const bigintValueOf = typeof BigInt === "function" ? BigInt.prototype.valueOf : undefined;
+
+function isReadableStream(value: object): value is ReadableStream<unknown> {
+  return typeof ReadableStream === "function" && value instanceof ReadableStream;
+}
+
+function pathOf(stack: readonly Frame[]): string {
+  let path = "$";
+  for (const frame of stack) {
+    const key = frame.current;
+    if (key === undefined) break;
+    if (typeof key === "number" || frame.kind !== OBJECT) path += `[${key}]`;
+    else path += IDENTIFIER.test(key) ? `.${key}` : `[${nativeStringify(key)}]`;
+  }
+  return path;
+}
+
+function parseOptions(options: JsonStreamOptions | undefined, owner: string) {
+  if (options === undefined || options === null) options = {};
+  else if (typeof options !== "object") {
+    throw new TypeError(`${owner}: options must be an object, got ${describeValue(options)}`);
+  }
+  const { replacer = null, space, chunkSize = 65536, async = true } = options;
+  let replacerFunction: ((this: any, key: string, value: any) => any) | null = null;
+  let propertyList: string[] | null = null;
+  if (typeof replacer === "function") {
+    replacerFunction = replacer;
+  } else if (Array.isArray(replacer)) {
+    // As JSON.stringify builds its PropertyList: strings, numbers and their boxes, each once, in order.
+    const seen = new Set<string>();
+    const length = replacer.length;
+    for (let i = 0; i < length; i++) {
+      const v: unknown = replacer[i];
+      let item: string | undefined;
+      if (typeof v === "string") item = v;
+      else if (typeof v === "number") item = String(v);
+      else if (typeof v === "object" && v !== null && (hasSlot(stringValueOf, v) || hasSlot(numberValueOf, v))) item = String(v);
+      if (item !== undefined && !seen.has(item)) seen.add(item);
+    }
+    propertyList = [...seen];
+  } else if (replacer !== null) {
+    throw new TypeError(`${owner}: replacer must be a function, an array of keys or null, got ${describeValue(replacer)}`);
+  }
+  let gapSource: unknown = space;
+  if (typeof gapSource === "object" && gapSource !== null) {
+    if (hasSlot(numberValueOf, gapSource)) gapSource = Number(gapSource);
+    else if (hasSlot(stringValueOf, gapSource)) gapSource = String(gapSource);
+  }
+  let gap = "";
+  let pretty = false;
+  let nativeSpace: string | number | undefined;
+  if (typeof gapSource === "number") {
+    const n = Math.min(10, Math.trunc(gapSource) || 0);
+    if (n >= 1) gap = " ".repeat(n);
+    // V8 lays out newlines with an empty indent for a space between 0 and 1; match the runtime.
+    pretty = n >= 1 || (FRACTIONAL_SPACE_IS_PRETTY && gapSource > 0 && gapSource < 1);
+    nativeSpace = gapSource;
+  } else if (typeof gapSource === "string") {
+    gap = gapSource.slice(0, 10);
+    pretty = gap !== "";
+    nativeSpace = gap;
+  }
+  if (typeof chunkSize !== "number") {
+    throw new TypeError(`${owner}: chunkSize must be a number, got ${describeValue(chunkSize)}`);
+  }
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 4) {
+    throw new RangeError(`${owner}: chunkSize must be an integer of at least 4, got ${describeValue(chunkSize)}`);
+  }
+  if (typeof async !== "boolean") {
+    throw new TypeError(`${owner}: async must be a boolean, got ${describeValue(async)}`);
+  }
+  return { replacerFunction, propertyList, gap, pretty, nativeSpace: pretty ? nativeSpace : undefined, chunkSize, async };
+}
+
+/** The serialiser behind {@linkcode jsonStream}: a state machine over an explicit stack, driven by `pull`. */
+class Serializer {
+  readonly #replacer: ((this: any, key: string, value: any) => any) | null;
+  readonly #list: string[] | null;
+  readonly #gap: string;
+  readonly #pretty: boolean;
+  readonly #nativeSpace: string | number | undefined;
+  readonly #async: boolean;
+  readonly #root: { "": unknown };
+  #stack: Frame[] = [];
+  /** The containers being serialised: JSON.stringify's stack, for cycle detection. */
+  #open = new Set<object>();
+  /** Text produced but not yet encoded. */
+  #text = "";
+  #rootWritten = false;
+  #finished = false;
+  #cancelled = false;
+  #waiting: PromiseLike<unknown> | null = null;
+  #resume = RESUME_RAW;
+  #resumeFrame: Frame | null = null;
+  #resumeKey = "";
+  // Counters of the current plain-sub-tree walk.
+  #walkNodes = 0;
+  #walkBytes = 0;
+
+  constructor(value: unknown, options: ReturnType<typeof parseOptions>) {
+    this.#replacer = options.replacerFunction;
+    this.#list = options.propertyList;
+    this.#gap = options.gap;
+    this.#pretty = options.pretty;
+    this.#nativeSpace = options.nativeSpace;
+    this.#async = options.async;
+    this.#root = { "": value };
+  }
+
+  /** Fills `buffer` with the next bytes; returns how many, or a Promise to await first when none could be made. */
+  fill(buffer: Uint8Array): number | PromiseLike<unknown> {
+    let pos = 0;
+    const size = buffer.length;
+    for (;;) {
+      let text = this.#text;
+      if (text.length !== 0) {
+        const { read, written } = textEncoder.encodeInto(text, pos === 0 ? buffer : buffer.subarray(pos));
+        pos += written;
+        this.#text = text = read === text.length ? "" : text.slice(read);
+        if (text.length !== 0) return pos; // the buffer is full (to within one code point)
+      }
+      if (pos === size) return pos;
+      if (this.#finished) return pos;
+      if (this.#waiting !== null) return pos === 0 ? this.#takeWaiting() : pos;
+      this.#produce(size - pos);
+    }
+  }
+
+  get finished(): boolean {
+    return this.#finished && this.#text.length === 0;
+  }
+
+  #takeWaiting(): PromiseLike<unknown> {
+    const waiting = this.#waiting!;
+    this.#waiting = null;
+    return waiting;
+  }
+
+  /** Continues after the Promise returned by {@linkcode fill} settled with `value`. */
+  resume(value: unknown): void {
+    const frame = this.#resumeFrame;
+    const key = this.#resumeKey;
+    if (this.#resume === RESUME_READ) {
+      const result = value as IteratorResult<unknown>;
+      if (typeof result !== "object" || result === null) {
+        frame!.ended = true;
+        throw new TypeError(`jsonStream: an async iterator's next() resolved to ${describeValue(result)}, not an object`);
+      }
+      if (result.done) {
+        frame!.ended = true;
+        return;
+      }
+      const index = frame!.index++;
+      frame!.current = index;
+      this.#member(frame, String(index), result.value, RESUME_RAW);
+    } else {
+      this.#member(frame, key, value, this.#resume);
+    }
+  }
+
+  /** The path of the value being serialised, e.g. `$.orders[3].amount`. */
+  path(): string {
+    return pathOf(this.#stack);
+  }
+
+  /** Marks the frame being read as failed (its reader or iterator must not be cancelled or returned). */
+  failedRead(): void {
+    if (this.#resume === RESUME_READ && this.#resumeFrame) this.#resumeFrame.ended = true;
+  }
+
+  /** Cancels open inner streams and returns open iterators, innermost first. */
+  close(reason: unknown): void {
+    this.#cancelled = true;
+    this.#finished = true;
+    this.#text = "";
+    const stack = this.#stack;
+    this.#stack = [];
+    for (let i = stack.length - 1; i >= 0; i--) {
+      const frame = stack[i]!;
+      if (frame.ended) continue;
+      frame.ended = true;
+      try {
+        if (frame.reader) frame.reader.cancel(reason).catch(() => {});
+        else if (frame.iterator && typeof frame.iterator.return === "function") {
+          Promise.resolve(frame.iterator.return()).catch(() => {});
+        }
+      } catch {
+        /* a throwing return() must not hide the reason we are closing */
+      }
+    }
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  #produce(need: number): void {
+    const stack = this.#stack;
+    while (this.#text.length < need && this.#waiting === null) {
+      const frame = stack[stack.length - 1];
+      if (frame === undefined) {
+        if (this.#rootWritten) {
+          this.#finished = true;
+          return;
+        }
+        this.#rootWritten = true;
+        this.#member(null, "", this.#root[""], RESUME_RAW);
+        continue;
+      }
+      switch (frame.kind) {
+        case OBJECT: {
+          const keys = frame.keys!;
+          if (frame.index < keys.length) {
+            const key = keys[frame.index++]!;
+            frame.current = key;
+            this.#member(frame, key, frame.holder[key], RESUME_RAW);
+          } else this.#closeFrame(frame, "}");
+          break;
+        }
+        case ARRAY: {
+          if (frame.index < frame.length) {
+            const index = frame.index++;
+            frame.current = index;
+            this.#member(frame, String(index), frame.holder[index], RESUME_RAW);
+          } else this.#closeFrame(frame, "]");
+          break;
+        }
+        default: {
+          if (frame.ended) {
+            this.#closeFrame(frame, "]");
+            break;
+          }
+          frame.current = frame.index;
+          this.#resume = RESUME_READ;
+          this.#resumeFrame = frame;
+          this.#waiting = frame.reader ? frame.reader.read() : frame.iterator!.next();
+        }
+      }
+    }
+  }
+
+  /**
+   * Serialises one member: SerializeJSONProperty of the standard, with Promises
+   * awaited (by handing them to {@linkcode fill}'s caller and resuming).
+   */
+  #member(frame: Frame | null, key: string, value: unknown, stage: number): void {
+    if (stage === RESUME_RAW) {
+      // A Promise never resolves to a Promise, so the awaited value comes back here once.
+      if (this.#async && value instanceof Promise) {
+        this.#wait(value, frame, key, RESUME_RAW);
+        return;
+      }
+      const holder = frame === null ? this.#root : frame.holder;
+      if ((typeof value === "object" && value !== null) || typeof value === "bigint") {
+        const toJSON = (value as { toJSON?: unknown }).toJSON;
+        if (typeof toJSON === "function") value = toJSON.call(value, key);
+      }
+      if (this.#replacer !== null) value = this.#replacer.call(holder, key, value);
+      if (this.#async && value instanceof Promise) {
+        this.#wait(value, frame, key, RESUME_FINAL);
+        return;
+      }
+    }
+    this.#write(frame, key, value);
+  }
+
+  #wait(promise: Promise<unknown>, frame: Frame | null, key: string, resume: number): void {
+    this.#resume = resume;
+    this.#resumeFrame = frame;
+    this.#resumeKey = key;
+    this.#waiting = promise;
+  }
+
+  #write(frame: Frame | null, key: string, value: unknown): void {
+    const isItem = frame !== null && frame.kind !== OBJECT;
+    let type = typeof value;
+    if (type === "object" && value !== null) {
+      const proto = getPrototypeOf(value);
+      if (proto !== ObjectPrototype && proto !== null && !Array.isArray(value)) {
+        const v = value as object;
+        if (hasSlot(numberValueOf, v)) value = Number(v);
+        else if (hasSlot(stringValueOf, v)) value = String(v);
+        else if (hasSlot(booleanValueOf, v)) value = booleanValueOf.call(v);
+        else if (bigintValueOf !== undefined && hasSlot(bigintValueOf, v)) value = bigintValueOf.call(v);
+        type = typeof value;
+      }
+    }
+    let text: string | undefined;
+    switch (type) {
+      case "string":
+        text = nativeStringify(value);
+        break;
+      case "number":
+        text = Number.isFinite(value) ? String(value) : "null";
+        break;
+      case "boolean":
+        text = value ? "true" : "false";
+        break;
+      case "bigint":
+        throw new TypeError(`Do not know how to serialize a BigInt at ${this.path()}`);
+      case "object":
+        if (value === null) text = "null";
+        break;
+      default:
+        // undefined, functions and symbols
+        if (frame === null) {
+          throw new TypeError(`jsonStream: the value serialises to nothing (JSON.stringify would return undefined for ${describeValue(value)})`);
+        }
+        if (!isItem) return;
+        text = "null";
+    }
+    // The member's prefix: separator, indentation and key.
+    let indent = "";
+    if (frame !== null) {
+      const pretty = this.#pretty;
+      indent = frame.indent;
+      let prefix = frame.members++ === 0 ? "" : ",";
+      if (pretty) prefix += "\n" + indent;
+      if (!isItem) prefix += pretty ? nativeStringify(key) + ": " : nativeStringify(key) + ":";
+      if (prefix !== "") this.#text += prefix;
+    }
+    if (text !== undefined) {
+      this.#text += text;
+      return;
+    }
+    this.#container(value as object, indent);
+  }
+
+  #container(value: object, indent: string): void {
+    const open = this.#open;
+    if (open.has(value)) throw new TypeError(`Converting circular structure to JSON at ${this.path()}`);
+    if (this.#async) {
+      let reader: ReadableStreamDefaultReader<unknown> | null = null;
+      let iterator: AsyncIterator<unknown> | null = null;
+      if (isReadableStream(value)) reader = value.getReader();
+      else {
+        const method = (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator];
+        if (typeof method === "function") {
+          iterator = method.call(value);
+          if (typeof iterator !== "object" || iterator === null) {
+            throw new TypeError(`jsonStream: [Symbol.asyncIterator]() returned ${describeValue(iterator)}, not an iterator`);
+          }
+        }
+      }
+      if (reader !== null || iterator !== null) {
+        this.#push(reader !== null ? READER : ITERATOR, value, null, 0, indent, reader, iterator);
+        this.#text += "[";
+        return;
+      }
+    }
+    if (this.#replacer === null) {
+      this.#walkNodes = 0;
+      this.#walkBytes = 0;
+      if (this.#plain(value, 0)) {
+        let text: string;
+        if (!this.#pretty) text = this.#list === null ? nativeStringify(value) : nativeStringify(value, this.#list);
+        else {
+          text = nativeStringify(value, this.#list, this.#nativeSpace);
+          if (indent !== "") text = text.replaceAll("\n", "\n" + indent);
+        }
+        this.#text += text;
+        return;
+      }
+    }
+    if (Array.isArray(value)) {
+      const raw: unknown = (value as unknown[]).length;
+      let length = +(raw as number);
+      length = length > 0 ? Math.min(Math.floor(length), Number.MAX_SAFE_INTEGER) : 0;
+      this.#push(ARRAY, value, null, length, indent, null, null);
+      this.#text += "[";
+    } else {
+      const keys = this.#list ?? objectKeys(value);
+      this.#push(OBJECT, value, keys, 0, indent, null, null);
+      this.#text += "{";
+    }
+  }
+
+  #push(
+    kind: number,
+    holder: object,
+    keys: readonly string[] | null,
+    length: number,
+    outer: string,
+    reader: ReadableStreamDefaultReader<unknown> | null,
+    iterator: AsyncIterator<unknown> | null,
+  ): void {
+    this.#open.add(holder);
+    this.#stack.push({
+      kind,
+      holder,
+      keys,
+      length,
+      index: 0,
+      current: undefined,
+      members: 0,
+      indent: this.#gap === "" ? "" : outer + this.#gap,
+      outer,
+      reader,
+      iterator,
+      ended: false,
+    });
+  }
+
+  #closeFrame(frame: Frame, bracket: string): void {
+    this.#text += frame.members !== 0 && this.#pretty ? "\n" + frame.outer + bracket : bracket;
+    this.#stack.pop();
+    this.#open.delete(frame.holder);
+    if (frame.reader !== null) frame.reader.releaseLock();
+  }
+
+  /**
+   * Whether native `JSON.stringify` would serialise `value` exactly as sluice
+   * must, observing nothing more than it does: no toJSON, BigInt, async value,
+   * cycle or accessor property inside, and small. Reads property values
+   * through descriptors, so that no getter runs here.
+   */
+  #plain(value: object, depth: number): boolean {
+    if (++this.#walkNodes > WALK_NODES || depth > WALK_DEPTH) return false;
+    if ("toJSON" in value) return false;
+    if (this.#async && Symbol.asyncIterator in value) return false;
+    if (Array.isArray(value)) {
+      const length = (value as unknown[]).length;
+      if (length > WALK_NODES) return false;
+      for (let i = 0; i < length; i++) {
+        const descriptor = getOwnPropertyDescriptor(value, i);
+        let item: unknown;
+        if (descriptor === undefined) {
+          if (i in value) return false; // inherited: leave it to the exact path
+        } else {
+          if (descriptor.get !== undefined) return false;
+          item = descriptor.value;
+        }
+        if (!this.#plainItem(item, depth)) return false;
+      }
+      this.#walkBytes += length + 2;
+    } else {
+      const proto = getPrototypeOf(value);
+      if (proto !== ObjectPrototype && proto !== null) {
+        if (this.#async && (value instanceof Promise || isReadableStream(value))) return false;
+        if (bigintValueOf !== undefined && value instanceof BigInt) return false;
+      }
+      const keys = objectKeys(value);
+      const length = keys.length;
+      for (let i = 0; i < length; i++) {
+        const key = keys[i]!;
+        const descriptor = getOwnPropertyDescriptor(value, key);
+        if (descriptor === undefined || descriptor.get !== undefined) return false;
+        this.#walkBytes += key.length + 4;
+        if (!this.#plainItem(descriptor.value, depth)) return false;
+      }
+    }
+    return this.#walkBytes <= WALK_BYTES;
+  }
+
+  #plainItem(item: unknown, depth: number): boolean {
+    switch (typeof item) {
+      case "string":
+        this.#walkBytes += item.length + 2;
+        return true;
+      case "object":
+        if (item === null) return true;
+        return !this.#open.has(item) && this.#plain(item, depth + 1);
+      case "bigint":
+        return false;
+      default:
+        this.#walkBytes += 8;
+        return true;
+    }
+  }
+}
+
+/**
+ * Serialises `value` as a stream of UTF-8 JSON bytes: the same bytes as
+ * `new TextEncoder().encode(JSON.stringify(value, replacer, space))`, made a
+ * chunk at a time as the reader pulls, so that a value of hundreds of
+ * megabytes streams in a few tens of megabytes of memory without stopping the
+ * event loop.
+ *
+ * Exact to `JSON.stringify` in everything it serialises: `toJSON(key)` before
+ * the replacer, the replacer's holder and keys (starting with `""` on a
+ * wrapper object), replacer arrays, `space`, boxed primitives, `NaN`,
+ * `Infinity`, `-0`, holes, key order, lone surrogates, getters (each run
+ * once, in the same order), Proxies and null-prototype objects. (A Proxy's
+ * traps may run more than once; the output is the same.)
+ *
+ * Beyond `JSON.stringify`, unless `async: false`:
+ * - a Promise (a real one, not any thenable) is awaited and the value it
+ *   resolves to is serialised in its place. A Promise found as a property
+ *   value or item is awaited first, so `toJSON` and the replacer see what it
+ *   resolves to; a Promise returned by `toJSON` or the replacer is awaited and
+ *   its value written as it is (the rules ran once for that key already).
+ * - a ReadableStream or an async iterable is serialised as a JSON array of its
+ *   items, read one at a time as the output is pulled. Each item goes through
+ *   `toJSON(index)` and the replacer (with the stream or iterable as `this`),
+ *   and `undefined` items become `null`, as in arrays.
+ *
+ * Each pull produces at most `chunkSize` bytes and nothing is made before the
+ * first read. Memory is bounded by the chunk size, the nesting depth and the
+ * longest single string, not by the size of the document. Nesting is walked
+ * with an explicit stack, so a value nested deeper than `JSON.stringify`
+ * can handle streams without overflowing the call stack.
+ *
+ * The value must not change while it streams. If it does, each part is
+ * written as it is when the stream reaches it, so the output may match no
+ * single moment of the value (a cycle made meanwhile is still detected).
+ *
+ * **Cancellation behavior:** cancelling the returned stream cancels every
+ * open inner ReadableStream (with the same reason) and calls `return()` on
+ * every open async iterator; nothing more is read from the value.
+ *
+ * **Error behavior:** wherever `JSON.stringify` would throw, the stream
+ * errors instead; it never closes normally on a partial document. A cycle or
+ * a BigInt without `toJSON` gives a `TypeError` whose message names the path
+ * (`Do not know how to serialize a BigInt at $.orders[3].amount`). An error
+ * thrown by user code (a getter, `toJSON`, the replacer), a rejected Promise
+ * and an inner stream's error are passed on as the same object, with the path
+ * added as its `jsonPath` property when it is an extensible object. A value
+ * that `JSON.stringify` turns into `undefined` (a function, a symbol,
+ * `undefined`) errors the stream with a `TypeError`. Bad options throw at the
+ * call: `TypeError`/`RangeError` naming the option.
+ *
+ * @example Stream a value as JSON bytes
+ * ```ts
+ * import { jsonStream } from "sluice/json";
+ *
+ * const value = { id: 1, items: [1, 2, 3], later: Promise.resolve("done") };
+ * const text = await new Response(jsonStream(value)).text();
+ * console.log(text); // {"id":1,"items":[1,2,3],"later":"done"}
+ * ```
+ */
+export function jsonStream(value: unknown, options?: JsonStreamOptions): ReadableStream<Uint8Array> {
+  const parsed = parseOptions(options, "jsonStream");
+  const serializer = new Serializer(value, parsed);
+  const chunkSize = parsed.chunkSize;
+  const fail = (error: unknown): unknown => {
+    const path = serializer.path();
+    if ((typeof error === "object" && error !== null) || typeof error === "function") {
+      try {
+        if (!Object.prototype.hasOwnProperty.call(error, JSON_PATH_PROPERTY)) {
+          (error as Record<string, unknown>)[JSON_PATH_PROPERTY] = path;
+        }
+      } catch {
+        /* frozen errors are passed on without the path */
+      }
+    }
+    serializer.close(error);
+    return error;
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          const buffer = new Uint8Array(chunkSize);
+          let filled: number | PromiseLike<unknown>;
+          try {
+            filled = serializer.fill(buffer);
+          } catch (error) {
+            throw fail(error);
+          }
+          if (typeof filled === "number") {
+            if (filled !== 0) controller.enqueue(filled === chunkSize ? buffer : buffer.subarray(0, filled));
+            if (serializer.finished) controller.close();
+            return;
+          }
+          let settled: unknown;
+          try {
+            settled = await filled;
+          } catch (error) {
+            if (serializer.cancelled) return;
+            serializer.failedRead();
+            throw fail(error);
+          }
+          if (serializer.cancelled) return;
+          try {
+            serializer.resume(settled);
+          } catch (error) {
+            throw fail(error);
+          }
+        }
+      },
+      cancel(reason) {
+        serializer.close(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
