@@ -14,3 +14,5 @@ export * from "./dedupe.ts";
 export * from "./fetch.ts";
 export * from "./archive.ts";
 export * from "./msgpack.ts";
+export * from "./json.ts";
+export * from "./json_lines.ts";
