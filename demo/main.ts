@@ -8,6 +8,8 @@ import {
   GunzipStream,
   GzipStream,
   MeasureStream,
+  blobSink,
+  opfsSink,
   supportsRequestStreams,
   tee,
   uploadStream,
@@ -15,7 +17,6 @@ import {
 } from "../lib/index.ts";
 // TEMPORARY until lib/index.ts re-exports them:
 import { JSON_PATH_PROPERTY, jsonStream } from "../lib/json.ts";
-import { blobSink, opfsSink } from "../lib/archive.ts";
 import { gzipSync } from "fflate";
 import { makeAuction, type Auction } from "./auction.ts";
 import type { DownloadState, ServerState, UploadState } from "./api.ts";
@@ -503,7 +504,9 @@ async function streamDownload(run: Run): Promise<Result> {
     facts.push(["Error", errorText(error)]);
     return {
       kind: run.abort.signal.aborted ? "warn" : "bad",
-      message: `The download failed (${errorText(error)}); no archive was kept.`,
+      message: run.abort.signal.aborted
+        ? `Stopped. The download was cancelled${seen?.status === "aborted" ? ` (the server saw the page go away after ${formatBytes(seen.bytes)})` : ""} and no archive was kept.`
+        : `The download failed (${errorText(error)}); no archive was kept.`,
       facts,
       table: run.abort.signal.aborted ? "stopped, nothing kept" : "download failed",
     };
