@@ -519,9 +519,18 @@ describe("jsonStream async values", () => {
   });
 
   test("jsonStream with async: false serialises Promises and streams as JSON.stringify does", async () => {
-    const value = { p: Promise.resolve(1), s: new ReadableStream(), i: (async function* () {})() };
-    expect(await textOf(value, { async: false })).toBe(JSON.stringify(value));
-    expect(await textOf(value, { async: false })).toBe('{"p":{},"s":{},"i":{}}');
+    const value = { p: Promise.resolve(1), i: (async function* () {})() };
+    expect(await textOf(value, { async: false })).toBe('{"p":{},"i":{}}');
+    // A native ReadableStream has no own enumerable properties; a polyfilled one may even hold a cycle.
+    const withStream = { s: new ReadableStream() };
+    let expected: string | undefined;
+    try {
+      expected = JSON.stringify(withStream);
+    } catch {
+      expected = undefined;
+    }
+    if (expected === undefined) expect(await errorOf(jsonStream(withStream, { async: false }))).toBeInstanceOf(TypeError);
+    else expect(await textOf(withStream, { async: false })).toBe(expected);
   });
 
   test("jsonStream does not treat a thenable as a Promise", async () => {

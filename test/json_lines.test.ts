@@ -1,0 +1,152 @@
+import { describe, expect, test } from "vitest";
+import fc from "fast-check";
+import { JsonLinesParseStream, JsonLinesStream } from "../lib/json_lines.ts";
+import { collect, concat, cutAt, deferred, streamOf } from "./_util.ts";
+
+const encoder = new TextEncoder();
+
+async function linesOf(values: unknown[], options?: ConstructorParameters<typeof JsonLinesStream>[0]): Promise<string> {
+  return new TextDecoder().decode(concat(await collect(streamOf(values).pipeThrough(new JsonLinesStream(options)))));
+}
+
+async function parse(chunks: (Uint8Array | string)[], options?: ConstructorParameters<typeof JsonLinesParseStream>[0]): Promise<unknown[]> {
+  return collect(streamOf(chunks).pipeThrough(new JsonLinesParseStream(options)));
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected an error");
+}
+
+describe("JsonLinesStream", () => {
+  test("JsonLinesStream writes each value as one line of JSON.stringify followed by a newline", async () => {
+    const values = [{ a: 1, s: "é\u2028" }, [1, "two", null], "x", 3, null, { d: new Date(0) }];
+    expect(await linesOf(values)).toBe(values.map((v) => JSON.stringify(v) + "\n").join(""));
+  });
+
+  test("JsonLinesStream applies the replacer to each value", async () => {
+    const values = [{ a: 1, b: 2 }, { a: 3, c: 4 }];
+    expect(await linesOf(values, { replacer: ["a"] })).toBe('{"a":1}\n{"a":3}\n');
+    expect(await linesOf(values, { replacer: (k, v) => (k === "a" ? undefined : v) })).toBe('{"b":2}\n{"c":4}\n');
+  });
+
+  test("JsonLinesStream awaits Promises and reads streams inside values", async () => {
+    async function* items() {
+      yield 1;
+      yield 2;
+    }
+    expect(await linesOf([{ p: Promise.resolve("ok"), list: items() }])).toBe('{"p":"ok","list":[1,2]}\n');
+  });
+
+  test("JsonLinesStream keeps chunks within chunkSize, newline included", async () => {
+    const values = [{ s: "x".repeat(30) }, "y".repeat(8), 1];
+    const chunks = await collect(streamOf(values).pipeThrough(new JsonLinesStream({ chunkSize: 10 })));
+    expect(chunks.every((c) => c.length > 0 && c.length <= 10)).toBe(true);
+    expect(new TextDecoder().decode(concat(chunks))).toBe(values.map((v) => JSON.stringify(v) + "\n").join(""));
+  });
+
+  test("JsonLinesStream errors with a TypeError naming the path on a BigInt or a cycle", async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const bad of [{ n: [1n] }, cyclic]) {
+      const error = await errorOf(linesOf([{ ok: true }, bad]));
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/\$\.(n\[0\]|self)/);
+    }
+  });
+
+  test("JsonLinesStream errors with a TypeError on a value that serialises to nothing", async () => {
+    expect(await errorOf(linesOf([1, undefined]))).toBeInstanceOf(TypeError);
+  });
+
+  test("JsonLinesStream passes on a user error as the same object", async () => {
+    const boom = new Error("boom");
+    const error = await errorOf(linesOf([{ get x() { throw boom; } }]));
+    expect(error).toBe(boom);
+    expect((error as { jsonPath?: string }).jsonPath).toBe("$.x");
+  });
+
+  test("JsonLinesStream rejects bad options at construction, naming the option", () => {
+    expect(() => new JsonLinesStream({ chunkSize: 2 })).toThrow(/JsonLinesStream: chunkSize/);
+    expect(() => new JsonLinesStream({ replacer: 5 as never })).toThrow(TypeError);
+  });
+
+  test("JsonLinesStream output parses back to the same values", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.jsonValue(), { maxLength: 10 }), fc.integer({ min: 4, max: 50 }), async (values, chunkSize) => {
+        const bytes = concat(await collect(streamOf(values).pipeThrough(new JsonLinesStream({ chunkSize }))));
+        const back = await parse(cutAt(bytes, [3, 7, 20, 41]));
+        expect(back).toEqual(values.map((v) => JSON.parse(JSON.stringify(v))));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe("JsonLinesParseStream", () => {
+  test("JsonLinesParseStream parses one value per line, from text or bytes", async () => {
+    const text = '{"a":1}\n[1,2]\n"s"\n3\nnull\n';
+    expect(await parse([text])).toEqual([{ a: 1 }, [1, 2], "s", 3, null]);
+    expect(await parse([encoder.encode(text)])).toEqual([{ a: 1 }, [1, 2], "s", 3, null]);
+  });
+
+  test("JsonLinesParseStream splits on \\n and \\r\\n across chunk boundaries", async () => {
+    const bytes = encoder.encode('{"a":"€"}\r\n[1]\n{"b":"🦄"}\r\n2');
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await parse(cutAt(bytes, [cut, cut + 3]))).toEqual([{ a: "€" }, [1], { b: "🦄" }, 2]);
+    }
+    expect(await parse(["1\r", "\n2\r", "\n"])).toEqual([1, 2]);
+  });
+
+  test("JsonLinesParseStream skips blank lines and tolerates a missing final newline", async () => {
+    expect(await parse(["\n\n1\n   \n\t\n\r\n2"])).toEqual([1, 2]);
+    expect(await parse(["1\n", "2"])).toEqual([1, 2]);
+    expect(await parse(["1\n2\r"])).toEqual([1, 2]);
+    expect(await parse([])).toEqual([]);
+  });
+
+  test("JsonLinesParseStream errors with a SyntaxError naming the line number", async () => {
+    const error = await errorOf(parse(['{"a":1}\n', "\n", "[1,\n", "2]\n"]));
+    expect(error).toBeInstanceOf(SyntaxError);
+    expect((error as Error).message).toContain("line 3");
+    const last = await errorOf(parse(["1\n2\n{"]));
+    expect((last as Error).message).toContain("line 3");
+  });
+
+  test("JsonLinesParseStream errors with a RangeError on a line longer than maxLineLength", async () => {
+    expect(await parse(["[1,2]\n"], { maxLineLength: 5 })).toEqual([[1, 2]]);
+    const error = await errorOf(parse(["[1,", "2,3]\n"], { maxLineLength: 5 }));
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toContain("maxLineLength");
+  });
+
+  test("JsonLinesParseStream defaults maxLineLength to 16 MiB and checks it", () => {
+    expect(new JsonLinesParseStream().maxLineLength).toBe(16 * 2 ** 20);
+    expect(() => new JsonLinesParseStream({ maxLineLength: 0 })).toThrow(/maxLineLength/);
+    expect(() => new JsonLinesParseStream({ maxLineLength: 1.5 })).toThrow(RangeError);
+  });
+
+  test("JsonLinesParseStream errors with a TypeError on a chunk that is not text or bytes", async () => {
+    expect(await errorOf(parse([42 as never]))).toBeInstanceOf(TypeError);
+  });
+
+  test("JsonLinesParseStream cancels its source when its output is cancelled", async () => {
+    const cancelled = deferred<unknown>();
+    const source = new ReadableStream<string>({
+      pull(c) {
+        c.enqueue("1\n");
+      },
+      cancel(reason) {
+        cancelled.resolve(reason);
+      },
+    });
+    const reader = source.pipeThrough(new JsonLinesParseStream()).getReader();
+    expect((await reader.read()).value).toBe(1);
+    await reader.cancel("done");
+    expect(await cancelled.promise).toBe("done");
+  });
+});
