@@ -60,13 +60,9 @@ function off(res: Response, event: "close" | "drain", listener: () => void): voi
   (res as ServerResponse).off(event, listener);
 }
 
-interface Sluice {
-  jsonStream(value: unknown, options?: { chunkSize?: number }): ReadableStream<Uint8Array>;
-  SseEncoderStream: new (options?: { keepAliveMs?: number }) => TransformStream<{ data: string; event?: string; id?: string } | string, Uint8Array>;
-}
-interface AuctionModule {
-  makeAuction(targetBytes: number, seed?: number): { orders: unknown[] };
-}
+// Types only: the modules themselves are loaded through Vite (see `load`).
+type Sluice = typeof import("../lib/index.ts");
+type AuctionModule = typeof import("./auction.ts");
 
 const MAX_MB = 500;
 /** How long an HTTP/2 upload's END_STREAM waits for a reset that says the body broke. */
@@ -209,8 +205,8 @@ class DemoApi {
   private async sendAuction(req: Request, res: Response, url: URL): Promise<void> {
     const mb = number(url, "mb", 0.001, MAX_MB) || 1;
     const seed = number(url, "seed", 0, 2 ** 31) || 1;
-    const [{ jsonStream = (await this.load<Sluice>("../lib/json.ts")).jsonStream /* TEMPORARY until index re-exports it */ }, { makeAuction }] = await Promise.all([
-      this.load<Partial<Sluice>>("../lib/index.ts"),
+    const [{ jsonStream }, { makeAuction }] = await Promise.all([
+      this.load<Sluice>("../lib/index.ts"),
       this.load<AuctionModule>("./auction.ts"),
     ]);
     const value = makeAuction(Math.round(mb * 1_000_000), seed);

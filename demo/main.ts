@@ -7,16 +7,16 @@ import {
   ChunkStream,
   GunzipStream,
   GzipStream,
+  JSON_PATH_PROPERTY,
   MeasureStream,
   blobSink,
+  jsonStream,
   opfsSink,
   supportsRequestStreams,
   tee,
   uploadStream,
   type TransferReport,
 } from "../lib/index.ts";
-// TEMPORARY until lib/index.ts re-exports them:
-import { JSON_PATH_PROPERTY, jsonStream } from "../lib/json.ts";
 import { gzipSync } from "fflate";
 import { makeAuction, type Auction } from "./auction.ts";
 import type { DownloadState, ServerState, UploadState } from "./api.ts";
