@@ -160,7 +160,6 @@ describe("the pipeline", () => {
     const report = await runPipeline(value, { url: s.url, archive }).finally(() => clearInterval(sampler));
 
     peak = Math.max(peak, process.memoryUsage.rss());
-    console.log("EXTRA", (peak - baseline) / MB, report.json.durationMs, report.json.stalledMs, report.upload.transfer.stalledMs);
     expect((await s.outcome()).status).toBe("complete");
     expect(report.upload.response).toMatchObject({ bytes: report.json.bytes });
     expect(peak - baseline).toBeLessThan(100 * MB);
