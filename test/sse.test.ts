@@ -303,6 +303,7 @@ const edgeCases: [string, string, SseEvent[]][] = [
   ["a last line without a line end is dropped", "data: a\n\ndata: b", [{ data: "a", event: "message", lastEventId: "" }]],
   ["NUL in data is kept", "data: a\0b\n\n", [{ data: "a\0b", event: "message", lastEventId: "" }]],
   ["non-ASCII text", "data: 価格 €\n\n", [{ data: "価格 €", event: "message", lastEventId: "" }]],
+  ["the encoder's keep-alive dispatches nothing", SSE_KEEP_ALIVE + "data: a\n\n" + SSE_KEEP_ALIVE, [{ data: "a", event: "message", lastEventId: "" }]],
 ];
 
 describe("SseDecoderStream", () => {
