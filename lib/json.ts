@@ -38,7 +38,21 @@ export interface JsonStreamOptions {
   async?: boolean;
 }
 
-/** The property that {@linkcode jsonStream} adds to an error to say where in the value it happened, e.g. `"$.orders[3].amount"`. */
+/**
+ * The name of the property (`"jsonPath"`) that {@linkcode jsonStream} adds to
+ * an error to say where in the value it happened, e.g. `"$.orders[3].amount"`.
+ *
+ * @example Read where a stream failed
+ * ```ts
+ * import { JSON_PATH_PROPERTY, jsonStream } from "sluice/json";
+ *
+ * try {
+ *   await new Response(jsonStream({ orders: [{ amount: 1n }] })).text();
+ * } catch (error) {
+ *   console.log((error as Record<string, unknown>)[JSON_PATH_PROPERTY]); // $.orders[0].amount
+ * }
+ * ```
+ */
 export const JSON_PATH_PROPERTY = "jsonPath";
 
 const OBJECT = 0;
@@ -199,6 +213,10 @@ class Serializer {
   // Counters of the current plain-sub-tree walk.
   #walkNodes = 0;
   #walkBytes = 0;
+  #walkTooDeep = false;
+  /** Stack levels strictly between these skip the walk (see #container). */
+  #deepFrom = 0;
+  #deepTo = 0;
 
   constructor(value: unknown, options: ReturnType<typeof parseOptions>) {
     this.#replacer = options.replacerFunction;
@@ -451,10 +469,18 @@ class Serializer {
         return;
       }
     }
-    if (this.#replacer === null) {
+    const level = this.#stack.length;
+    if (this.#replacer === null && !(level > this.#deepFrom && level < this.#deepTo)) {
       this.#walkNodes = 0;
       this.#walkBytes = 0;
-      if (this.#plain(value, 0)) {
+      this.#walkTooDeep = false;
+      const plain = this.#plain(value, 0);
+      if (this.#walkTooDeep) {
+        // A chain deeper than a walk: the next levels would walk (most of) it again, so skip some.
+        this.#deepFrom = level;
+        this.#deepTo = level + (WALK_DEPTH >> 1);
+      }
+      if (plain) {
         let text: string;
         if (!this.#pretty) text = this.#list === null ? nativeStringify(value) : nativeStringify(value, this.#list);
         else {
@@ -518,7 +544,11 @@ class Serializer {
    * through descriptors, so that no getter runs here.
    */
   #plain(value: object, depth: number): boolean {
-    if (++this.#walkNodes > WALK_NODES || depth > WALK_DEPTH) return false;
+    if (++this.#walkNodes > WALK_NODES) return false;
+    if (depth > WALK_DEPTH) {
+      this.#walkTooDeep = true;
+      return false;
+    }
     if ("toJSON" in value) return false;
     if (this.#async && Symbol.asyncIterator in value) return false;
     if (Array.isArray(value)) {
