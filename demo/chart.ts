@@ -35,7 +35,11 @@ export class Charts {
     const axisBytes = (_: uPlot, values: number[]) => values.map((v) => formatBytes(v));
     const stroke = "#64748b";
     const grid = { stroke: "#e2e8f0", width: 1 };
-    const xAxis: uPlot.Axis = { stroke, grid, values: (_, v) => v.map((s) => `${s.toFixed(s < 10 ? 1 : 0)} s`) };
+    // As many decimals as the tick spacing needs, so ticks never read alike.
+    const xAxis: uPlot.Axis = {
+      stroke, grid,
+      values: (_, v, __, ___, incr) => v.map((s) => `${s.toFixed(incr < 0.1 ? 2 : incr < 1 ? 1 : 0)} s`),
+    };
     this.bytes = new uPlot({
       width: width(bytesEl), height: 260,
       scales: { x: { time: false } },

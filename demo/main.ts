@@ -7,7 +7,6 @@ import {
   ChunkStream,
   GunzipStream,
   GzipStream,
-  JSON_PATH_PROPERTY,
   MeasureStream,
   blobSink,
   jsonStream,
@@ -397,9 +396,10 @@ async function streamUpload(run: Run): Promise<Result> {
 
   if (arch.status === "rejected") {
     // The value broke (or the run was stopped): nothing is kept, whatever the upload did.
-    const error = arch.reason as Error & { [JSON_PATH_PROPERTY]?: string };
+    // jsonStream names where the value broke in the error's `jsonPath` property.
+    const error = arch.reason as Error & { jsonPath?: string };
     const upError = up.status === "rejected" ? up.reason : undefined;
-    const where = error?.[JSON_PATH_PROPERTY] ? ` at ${error[JSON_PATH_PROPERTY]}` : "";
+    const where = error?.jsonPath ? ` at ${error.jsonPath}` : "";
     const serverSide = seen?.status === "aborted"
       ? `the server saw an aborted request after ${formatBytes(seen.bytes)}, not a short body it would accept`
       : seen ? `the server's record says ${seen.status} after ${formatBytes(seen.bytes)}` : "the server saw nothing";
@@ -443,8 +443,9 @@ async function streamUpload(run: Run): Promise<Result> {
   const whole = verified.bytes === report.bytes;
   facts.push(["Check", checkMark(whole, whole ? "the archive holds the whole value" : "the archive is short")]);
   if (refused) {
-    uploadsOff = `This browser refused to stream the upload (${errorText(reason)}). ` +
-      "Upload mode is off; download mode works. Streamed uploads need HTTPS with HTTP/2 in Chromium-based browsers.";
+    uploadsOff = `This browser refused to stream the upload${protocol ? ` over this ${protocol.toUpperCase()} connection` : ""}: ` +
+      "Chromium-based browsers stream request bodies only over HTTP/2 (so HTTPS), and it would not send this one. " +
+      "Upload mode is off; download mode works here.";
     applyModeLimits();
   }
   return {

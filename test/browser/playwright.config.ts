@@ -21,7 +21,12 @@ function freePort(): Promise<number> {
 process.env.SLUICE_DEMO_PORT ??= String(await freePort());
 const port = Number(process.env.SLUICE_DEMO_PORT);
 const root = fileURLToPath(new URL("../..", import.meta.url));
-export const baseURL = `https://localhost:${port}`;
+const baseURL = `https://localhost:${port}`;
+const chromiumPath = process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium";
+const chromiumArgs = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
 
 export default defineConfig({
   testDir: ".",
@@ -35,16 +40,16 @@ export default defineConfig({
     baseURL,
     ignoreHTTPSErrors: true,
     viewport: { width: 1360, height: 1000 },
-    launchOptions: {
-      executablePath: process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium",
-      args: [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-    },
+    launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
   },
   projects: [
     { name: "chromium", testMatch: "demo.spec.ts", use: { browserName: "chromium" } },
+    {
+      // The same Chromium held to HTTP/1.1, where it refuses to stream request bodies.
+      name: "chromium-http1",
+      testMatch: "http1.spec.ts",
+      use: { browserName: "chromium", launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, "--disable-http2"] } },
+    },
     { name: "firefox", testMatch: "firefox.spec.ts" },
   ],
   webServer: {
