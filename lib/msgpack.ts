@@ -62,6 +62,8 @@ export interface MsgpackDecoderOptions extends DecoderOptions {
 const DEFAULT_CHUNK_SIZE = 65536;
 /** Bytes copied at a time into a value that spans chunks when its headers ask for less. */
 const SPAN_STEP = 16384;
+/** Unread values past which the decoder waits for the reader (see `emitFrom`). */
+const MAX_QUEUED = 4096;
 const DEFAULT_LIMITS = {
   maxStrLength: 16 * 2 ** 20,
   maxBinLength: 64 * 2 ** 20,
@@ -339,6 +341,10 @@ function u32(bytes: Uint8Array, p: number): number {
  * the decoder runs once, when the value is complete. A 16 MiB binary arriving in 16 KiB
  * chunks costs about what it costs whole.
  *
+ * Backpressure holds within a chunk too: when one chunk holds more than
+ * 4096 values, the rest are enqueued as the reader takes the first (which
+ * also keeps Node's stream queue, quadratic past ~16k entries, short).
+ *
  * Decoded binaries (and `rawStrings`) are views of the input: of the input
  * chunk when the value lies in one chunk, else of a buffer of the stream's
  * that it never writes again. So a producer must not write into a chunk
@@ -398,9 +404,30 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
     let held = 0;
     let controller!: TransformStreamDefaultController<unknown>;
 
-    const decodeAll = (bytes: Uint8Array): void => {
+    /** Decodes the complete values in `bytes` and enqueues them; a promise when it has to wait for the reader. */
+    const decodeAll = (bytes: Uint8Array): void | Promise<void> => {
       calls.count++;
-      for (const value of decoder.decodeMulti(bytes)) controller.enqueue(value);
+      return emitFrom(decoder.decodeMulti(bytes));
+    };
+    const emitFrom = (values: Generator<unknown, void, unknown>): void | Promise<void> => {
+      try {
+        for (let r = values.next(); !r.done; r = values.next()) {
+          controller.enqueue(r.value);
+          // One chunk can hold hundreds of thousands of small values. Node's stream queue
+          // dequeues with Array#shift, which turns quadratic past ~16k queued entries, so
+          // past MAX_QUEUED unread values the rest waits for the reader.
+          if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED) return drained().then(() => emitFrom(values));
+        }
+      } catch (e) {
+        values.return();
+        throw e;
+      }
+    };
+    /** Resolves once the reader has taken most of the queue (or the stream has ended), polling with backoff. */
+    const drained = async (): Promise<void> => {
+      for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED / 2; wait = Math.min(2 * wait || 1, 32)) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     };
     const tooLarge = (size: number): never => {
       throw new RangeError(`MsgpackDecoderStream: a value of at least ${size} bytes exceeds maxValueSize (${maxValueSize})`);
@@ -416,38 +443,36 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
       pending = grown;
     };
     /** Scans `chunk` from `start`, decodes its complete values in one go and keeps the start of an incomplete one. */
-    const takeChunk = (chunk: Uint8Array, start: number): void => {
+    const takeChunk = (chunk: Uint8Array, start: number): void | Promise<void> => {
       boundaries.open.length = 0;
       boundaries.pos = start;
       const end = chunk.length;
       const complete = boundaries.scan(chunk, end);
-      if (complete !== -1) decodeAll(start === 0 && complete === end ? chunk : chunk.subarray(start, complete));
-      if (complete === end) return;
-      // chunk[first, end) is the start of one value that spans chunks.
-      const first = complete === -1 ? start : complete;
-      const have = end - first;
-      boundaries.pos -= first;
-      boundaries.need -= first;
-      if (boundaries.need > maxValueSize) tooLarge(boundaries.need);
-      pending = new Uint8Array(Math.max(Math.min(boundaries.need, 2 * have), have, 1024));
-      pending.set(first === 0 ? chunk : chunk.subarray(first), 0);
-      held = have;
+      if (complete !== end) {
+        // chunk[first, end) is the start of one value that spans chunks.
+        const first = complete === -1 ? start : complete;
+        const have = end - first;
+        boundaries.pos -= first;
+        boundaries.need -= first;
+        if (boundaries.need > maxValueSize) tooLarge(boundaries.need);
+        pending = new Uint8Array(Math.max(Math.min(boundaries.need, 2 * have), have, 1024));
+        pending.set(first === 0 ? chunk : chunk.subarray(first), 0);
+        held = have;
+      }
+      if (complete !== -1) return decodeAll(start === 0 && complete === end ? chunk : chunk.subarray(start, complete));
     };
 
     const transformer: Transformer<Uint8Array, unknown> = {
       start(c) {
         controller = c;
       },
-      transform(chunk) {
+      transform(chunk): void | Promise<void> {
         if (!(chunk instanceof Uint8Array)) {
           throw new TypeError(`MsgpackDecoderStream expects Uint8Array chunks, got ${describeValue(chunk)}`);
         }
         const length = chunk.length;
         if (length === 0) return;
-        if (pending === undefined) {
-          takeChunk(chunk, 0);
-          return;
-        }
+        if (pending === undefined) return takeChunk(chunk, 0);
         // Add to the value that spans chunks, copying little beyond what it is known to need, so
         // that the bytes after its end are read from the chunk itself.
         for (let offset = 0; offset < length;) {
@@ -465,9 +490,9 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
             const next = offset - (held - complete);
             pending = undefined;
             held = 0;
-            decodeAll(value);
-            if (next < length) takeChunk(chunk, next);
-            return;
+            const emitting = decodeAll(value);
+            if (next === length) return emitting;
+            return emitting ? emitting.then(() => takeChunk(chunk, next)) : takeChunk(chunk, next);
           }
           if (boundaries.need > maxValueSize) tooLarge(boundaries.need);
         }

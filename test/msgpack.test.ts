@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { decode, decodeMulti, encode, ExtensionCodec } from "@msgpack/msgpack";
 import { Packr, Unpackr } from "msgpackr";
 import { MsgpackDecoderStream, type MsgpackDecoderOptions, MsgpackEncoderStream, type MsgpackEncoderOptions } from "../lib/msgpack.ts";
-import { collect, collectBytes, concat, cutAt, deferred, sequence, streamOf } from "./_util.ts";
+import { collect, concat, cutAt, deferred, delay, sequence, streamOf } from "./_util.ts";
 
 function encodeAll(values: unknown[]): Uint8Array {
   return concat(values.map((v) => encode(v)));
@@ -111,6 +111,25 @@ describe("MsgpackDecoderStream", () => {
     expect(await collect(streamOf(pieces(bytes, 1024)).pipeThrough(stream))).toEqual(values);
     expect(stream._work.decodeCalls).toBeLessThanOrEqual(2 * Math.ceil(bytes.length / 1024));
     expect(stream._work.scannedBytes).toBeLessThanOrEqual(bytes.length + 1024 * Math.ceil(bytes.length / 1024));
+  });
+
+  test("MsgpackDecoderStream waits for the reader when one chunk holds more values than it queues", async () => {
+    const count = 20_000;
+    const bytes = new Uint8Array(count).map((_, i) => i & 127);
+    const stream = new MsgpackDecoderStream();
+    const writer = stream.writable.getWriter();
+    let written = false;
+    const write = writer.write(bytes).then(() => (written = true));
+    await delay(50);
+    expect(written).toBe(false);
+    const reader = stream.readable.getReader();
+    let mismatches = 0;
+    for (let i = 0; i < count; i++) if ((await reader.read()).value !== (i & 127)) mismatches++;
+    expect(mismatches).toBe(0);
+    await write;
+    expect(written).toBe(true);
+    await writer.close();
+    expect((await reader.read()).done).toBe(true);
   });
 
   test("MsgpackDecoderStream returns binaries that later input never overwrites", async () => {
