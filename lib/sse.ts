@@ -285,6 +285,15 @@ export interface SseDecoderOptions {
 }
 
 const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024;
+/** Unread events past which the decoder waits for the reader before enqueuing more from one chunk. */
+const MAX_QUEUED = 4096;
+
+/** Resolves once the reader has taken most of the queue (or the stream has ended), polling with backoff. */
+async function drained(controller: TransformStreamDefaultController<unknown>): Promise<void> {
+  for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED / 2; wait = Math.min(2 * wait || 1, 32)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
 
 function checkLimit(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
@@ -328,6 +337,9 @@ function isAsciiDigits(value: string): boolean {
  * events without data, which a reconnecting client sends as
  * `Last-Event-ID`) and the {@linkcode SseDecoderStream.retry | retry}
  * reconnection time (set by any valid `retry:` field).
+ *
+ * Backpressure holds within a chunk too: when one chunk holds more than
+ * 4096 events, the rest are enqueued as the reader takes the first.
  *
  * **Cancellation behavior:** cancelling the readable side cancels the
  * writable side (and so, through a pipe, the source) with the same reason;
@@ -376,6 +388,18 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
     // Kept across events, as the standard's "last event ID buffer".
     let lastEventIdBuffer = "";
     let controller!: TransformStreamDefaultController<SseEvent>;
+    // Events dispatched while splitting the current chunk, enqueued once it is split.
+    let ready: SseEvent[] = [];
+    /** Enqueues `events` from `from`, waiting for the reader past MAX_QUEUED unread events. */
+    const emit = (events: SseEvent[], from: number): void | Promise<void> => {
+      for (let i = from; i < events.length; i++) {
+        controller.enqueue(events[i]!);
+        // Node's stream queue dequeues with Array#shift, quadratic past ~16k queued entries.
+        if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED && i + 1 < events.length) {
+          return drained(controller).then(() => emit(events, i + 1));
+        }
+      }
+    };
 
     const reset = (): void => {
       data = "";
@@ -394,7 +418,7 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
         if (id !== undefined) event.id = id;
         if (retry !== undefined) event.retry = retry;
         reset();
-        controller.enqueue(event);
+        ready.push(event);
         return;
       }
       const colon = line.indexOf(":");
@@ -441,7 +465,7 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
       start(c) {
         controller = c;
       },
-      transform(chunk) {
+      transform(chunk): void | Promise<void> {
         if (chunk instanceof Uint8Array) {
           if (chunk.length === 0) return;
           pendingBytes = true;
@@ -456,6 +480,10 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
         } else {
           throw new TypeError(`SseDecoderStream expects Uint8Array or string chunks, got ${describeValue(chunk)}`);
         }
+        if (ready.length === 0) return;
+        const events = ready;
+        ready = [];
+        return emit(events, 0);
       },
       flush() {
         // A last line without a line end, and a last event without a blank line, are dropped.

@@ -355,6 +355,25 @@ describe("SseDecoderStream", () => {
     ]);
   });
 
+  test("SseDecoderStream waits for the reader when one chunk holds more events than it queues", async () => {
+    const count = 20_000;
+    const stream = new SseDecoderStream();
+    const writer = stream.writable.getWriter();
+    let written = false;
+    const write = writer.write(Array.from({ length: count }, (_, i) => `data: ${i}\n\n`).join("")).then(() => (written = true));
+    await settle();
+    await settle();
+    expect(written).toBe(false);
+    const reader = stream.readable.getReader();
+    let mismatches = 0;
+    for (let i = 0; i < count; i++) if ((await reader.read()).value?.data !== String(i)) mismatches++;
+    expect(mismatches).toBe(0);
+    await write;
+    expect(written).toBe(true);
+    await writer.close();
+    expect((await reader.read()).done).toBe(true);
+  });
+
   test("SseDecoderStream exposes the last event ID and the reconnection time, also from blocks without data", async () => {
     const decoder = new SseDecoderStream();
     const events = await collect(streamOf(["data: a\nid: 1\n\nretry: 250\n\nid: 2\n\n"]).pipeThrough(decoder));
