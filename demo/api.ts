@@ -79,7 +79,7 @@ export function demoApi(): Plugin {
         if (!url.pathname.startsWith("/api/")) return next();
         api.handle(req, res, url).catch((error: unknown) => {
           server.config.logger.error(`[demo api] ${req.method} ${url.pathname}: ${(error as Error)?.stack ?? String(error)}`);
-          if (!res.headersSent) send(res, 500, { error: String(error) });
+          if (!res.headersSent) send(res, error instanceof RangeError ? 400 : 500, { error: String(error) });
           else breakOff(req, res);
         });
       });

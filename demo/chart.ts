@@ -72,6 +72,7 @@ export class Charts {
     });
     resize.observe(bytesEl);
     resize.observe(healthEl);
+    this.draw();
   }
 
   setSentLabel(label: string): void {
@@ -97,6 +98,8 @@ export class Charts {
   /** Draws now, for the end of a run (a busy page may not give a frame). */
   draw(): void {
     const s = this.samples;
+    this.bytesEl.classList.toggle("blank", s.length === 0);
+    this.healthEl.classList.toggle("blank", s.length === 0);
     this.bytes.setData([s.map((x) => x.t), s.map((x) => x.sent), s.map((x) => x.server), s.map((x) => x.archivedIn), s.map((x) => x.archivedOut)]);
     this.health.setData([s.map((x) => x.t), s.map((x) => x.heap), s.map((x) => x.frameGap)]);
   }
