@@ -57,6 +57,8 @@ const demoConfig = defineConfig({
   root: "demo",
   clearScreen: false,
   plugins: [basicSsl({ name: "sluice-demo", domains: ["localhost", "127.0.0.1"] }), demoApi()],
+  // Bundled at start-up, so a first visit never waits for (or reloads after) their discovery.
+  optimizeDeps: { include: ["fflate", "uplot", "@msgpack/msgpack"] },
   server: {
     host: "localhost",
     port: 5173,
