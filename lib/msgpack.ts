@@ -411,8 +411,9 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
     };
     const emitFrom = (values: Generator<unknown, void, unknown>): void | Promise<void> => {
       try {
-        for (let r = values.next(); !r.done; r = values.next()) {
+        for (let r = values.next(), n = 1; !r.done; r = values.next(), n++) {
           controller.enqueue(r.value);
+          if ((n & 255) !== 0) continue;
           // One chunk can hold hundreds of thousands of small values. Node's stream queue
           // dequeues with Array#shift, which turns quadratic past ~16k queued entries, so
           // past MAX_QUEUED unread values the rest waits for the reader.

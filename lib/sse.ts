@@ -394,6 +394,7 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
     const emit = (events: SseEvent[], from: number): void | Promise<void> => {
       for (let i = from; i < events.length; i++) {
         controller.enqueue(events[i]!);
+        if (((i - from + 1) & 255) !== 0) continue;
         // Node's stream queue dequeues with Array#shift, quadratic past ~16k queued entries.
         if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED && i + 1 < events.length) {
           return drained(controller).then(() => emit(events, i + 1));
