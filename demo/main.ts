@@ -29,7 +29,7 @@ type Way = "streaming" | "eager";
 type Fault = "drop" | "throw" | undefined;
 
 const CHUNK = 64 * 1024;
-const BRANCH_HWM = 4 * 1024 * 1024;
+const BRANCH_HWM = 1024 * 1024;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
