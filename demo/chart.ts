@@ -95,6 +95,13 @@ export class Charts {
     });
   }
 
+  /** Sets the server's count in the last sample: its final word may arrive just after the run's end. */
+  settleServer(bytes: number): void {
+    const last = this.samples[this.samples.length - 1];
+    if (last) last.server = bytes;
+    this.draw();
+  }
+
   /** Draws now, for the end of a run (a busy page may not give a frame). */
   draw(): void {
     const s = this.samples;

@@ -180,9 +180,9 @@ class Run {
   finalStall = false;
   orders = 0;
   ended = -1;
-  /** The longest frame gap and the heap's peak over its start, as they were when the run ended. */
+  /** The longest frame gap and the heap's peak, as they were when the run ended. */
   gapMs = 0;
-  heapRise = 0;
+  heapPeak = 0;
   private window: [number, number][] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastGap = 0;
@@ -242,7 +242,7 @@ class Run {
     clearInterval(this.timer);
     this.sample();
     this.gapMs = frames.longest;
-    this.heapRise = Math.max(0, heap.peak - heap.start);
+    this.heapPeak = heap.peak;
     charts.draw();
   }
 }
@@ -386,6 +386,7 @@ async function streamUpload(run: Run): Promise<Result> {
   run.stalledMs = report.stalledMs;
   run.finalStall = true;
   const seen = (await settledServerState(run.token, "upload")) as UploadState | undefined;
+  if (seen) charts.settleServer(seen.bytes);
   showLive(run, report);
 
   const facts: Result["facts"] = [
@@ -494,6 +495,7 @@ async function streamDownload(run: Run): Promise<Result> {
   run.stalledMs = report.stalledMs;
   run.finalStall = true;
   const seen = (await settledServerState(run.token, "download")) as DownloadState | undefined;
+  if (seen) charts.settleServer(seen.bytes);
   showLive(run, report);
   const facts: Result["facts"] = [
     ["Server", seen ? `${formatCount(seen.bytes)} bytes sent, ${seen.status}, ${formatCount(seen.orders)} orders` : "no record"],
@@ -686,7 +688,7 @@ function showLive(run: Run, report?: TransferReport): void {
   const stalled = report ? report.stalledMs : run.stalledMs;
   tile("m-stalled", run.way === "eager" ? "n/a" : formatMs(stalled),
     run.way === "eager" ? "no stream" : report ? `${seconds > 0 ? Math.round((stalled / run.elapsedMs) * 100) : 0}% of the run` : "live estimate");
-  if (heap.available) tile("m-heap", formatBytes(heap.current), `peak +${formatBytes(Math.max(0, heap.peak - heap.start))} over start`);
+  if (heap.available) tile("m-heap", formatBytes(heap.current), `peak ${formatBytes(heap.peak)} (${formatBytes(heap.start)} at start)`);
   else tile("m-heap", "n/a", "not exposed by this browser");
   const gap = frames.longest;
   tile("m-gap", formatMs(gap), gap < 50 ? "smooth" : gap < 200 ? "noticeable" : "frozen", gap < 50 ? "good" : gap < 200 ? "warn" : "bad", gap);
@@ -781,7 +783,7 @@ function addRow(run: Run, result: Result): void {
     `${run.mb} MB`,
     formatMs(run.elapsedMs),
     formatMs(run.gapMs),
-    heap.available ? `+${formatBytes(run.heapRise)}` : "n/a",
+    heap.available ? formatBytes(run.heapPeak) : "n/a",
     result.table,
   ];
   for (const [i, text] of cells.entries()) {
