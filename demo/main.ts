@@ -688,7 +688,7 @@ function showLive(run: Run, report?: TransferReport): void {
   const stalled = report ? report.stalledMs : run.stalledMs;
   tile("m-stalled", run.way === "eager" ? "n/a" : formatMs(stalled),
     run.way === "eager" ? "no stream" : report ? `${seconds > 0 ? Math.round((stalled / run.elapsedMs) * 100) : 0}% of the run` : "live estimate");
-  if (heap.available) tile("m-heap", formatBytes(heap.current), `peak ${formatBytes(heap.peak)} (${formatBytes(heap.start)} at start)`);
+  if (heap.available) tile("m-heap", formatBytes(heap.current), `peak ${formatBytes(heap.peak)} in this run`);
   else tile("m-heap", "n/a", "not exposed by this browser");
   const gap = frames.longest;
   tile("m-gap", formatMs(gap), gap < 50 ? "smooth" : gap < 200 ? "noticeable" : "frozen", gap < 50 ? "good" : gap < 200 ? "warn" : "bad", gap);
