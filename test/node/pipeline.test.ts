@@ -150,7 +150,7 @@ describe("the pipeline", () => {
 
   test("a slow server holds the pipeline back with bounded memory, and the report shows the time stalled on it", async () => {
     // Big enough that holding the JSON (or its UTF-16 string) would show in the process's memory.
-    const value = makeAuction(32 * MB);
+    const value = makeAuction(24 * MB);
     const s = await server({ readDelayMs: 4 });
     const archive = join(dir, "auction.json.gz");
     const baseline = process.memoryUsage.rss();
