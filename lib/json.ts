@@ -340,6 +340,7 @@ class Serializer {
         }
         case ARRAY: {
           if (frame.index < frame.length) {
+            if (this.#replacer === null && this.#plainRun(frame)) break;
             const index = frame.index++;
             frame.current = index;
             this.#member(frame, String(index), frame.holder[index], RESUME_RAW);
@@ -583,6 +584,54 @@ class Serializer {
       }
     }
     return this.#walkBytes <= WALK_BYTES;
+  }
+
+  /**
+   * Writes the next items of an array frame with one native `JSON.stringify`
+   * of a slice, when at least two of them in a row are plain (see #plain).
+   * Returns whether it wrote anything.
+   */
+  #plainRun(frame: Frame): boolean {
+    const array = frame.holder as unknown[];
+    const start = frame.index;
+    const length = frame.length;
+    this.#walkNodes = 0;
+    this.#walkBytes = 0;
+    let end = start;
+    while (end < length && this.#walkBytes < WALK_BYTES) {
+      const descriptor = getOwnPropertyDescriptor(array, end);
+      let item: unknown;
+      if (descriptor === undefined) {
+        if (end in array) break;
+      } else {
+        if (descriptor.get !== undefined) break;
+        item = descriptor.value;
+      }
+      const nodes = this.#walkNodes;
+      const bytes = this.#walkBytes;
+      if (!this.#plainItem(item, 0) || this.#walkBytes > WALK_BYTES) {
+        this.#walkNodes = nodes;
+        this.#walkBytes = bytes;
+        break;
+      }
+      end++;
+    }
+    if (end - start < 2) return false;
+    let text: string;
+    if (!this.#pretty) {
+      text = this.#list === null ? nativeStringify(array.slice(start, end)) : nativeStringify(array.slice(start, end), this.#list);
+      text = text.slice(1, -1);
+    } else {
+      text = nativeStringify(array.slice(start, end), this.#list, this.#nativeSpace);
+      if (frame.outer !== "") text = text.replaceAll("\n", "\n" + frame.outer);
+      // Drop "[" and "\n<outer>]": what is left starts with "\n<indent>", as a member's prefix does.
+      text = text.slice(1, text.length - 2 - frame.outer.length);
+    }
+    this.#text += frame.members === 0 ? text : "," + text;
+    frame.members += end - start;
+    frame.index = end;
+    frame.current = end - 1;
+    return true;
   }
 
   #plainItem(item: unknown, depth: number): boolean {

@@ -67,6 +67,10 @@ describe("jsonStream exactness", () => {
     ["Maps, Sets, typed arrays and errors as JSON.stringify sees them", [new Map([[1, 2]]), new Set([1]), new Uint8Array([1, 2]), new Error("e")]],
     ["a Proxy of an object and of an array", { p: new Proxy({ a: 1, b: [2] }, {}), q: new Proxy([1, 2], {}) }],
     ["a wide array", Array.from({ length: 5000 }, (_, i) => ({ i, s: "v" + i }))],
+    [
+      "wide arrays inside objects, with holes, dates, undefined and nested arrays among plain items",
+      { a: { b: Array.from({ length: 3000 }, (_, i) => (i % 97 === 0 ? new Date(i) : i % 89 === 0 ? undefined : i % 7 === 0 ? [i, [i]] : { i })), c: [, , 1, , 2] } },
+    ],
     ["a deep but ordinary value", JSON.parse("[".repeat(500) + "1" + "]".repeat(500))],
   ];
   for (const [name, value] of cases) {
