@@ -91,6 +91,7 @@ const RESUME_READ = 2; // the result of reader.read() / iterator.next()
 
 const textEncoder = new TextEncoder();
 const ObjectPrototype = Object.prototype;
+const ArrayPrototype = Array.prototype;
 const getPrototypeOf = Object.getPrototypeOf;
 const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 const objectKeys = Object.keys;
@@ -593,6 +594,8 @@ class Serializer {
    */
   #plainRun(frame: Frame): boolean {
     const array = frame.holder as unknown[];
+    // The slice is an Array: a toJSON inherited from Array.prototype would run on it.
+    if ("toJSON" in ArrayPrototype) return false;
     const start = frame.index;
     const length = frame.length;
     this.#walkNodes = 0;
@@ -680,7 +683,11 @@ class Serializer {
  * first read. Memory is bounded by the chunk size, the nesting depth and the
  * longest single string, not by the size of the document. Nesting is walked
  * with an explicit stack, so a value nested deeper than `JSON.stringify`
- * can handle streams without overflowing the call stack.
+ * can handle streams without overflowing the call stack. Small sub-trees
+ * (and runs of array items) that hold nothing `JSON.stringify` would treat
+ * differently here (no `toJSON`, getter, BigInt, async value or cycle; checked
+ * through property descriptors, so no getter runs twice) are written by the
+ * native `JSON.stringify` itself, which is where the speed comes from.
  *
  * The value must not change while it streams. If it does, each part is
  * written as it is when the stream reaches it, so the output may match no
