@@ -524,8 +524,10 @@ function workerCompressor(name: string, core: CoreOptions, factory: CompressionW
       while (!finished && !failure) await waitForWake();
       throwIfFailed();
     },
-    cancel() {
-      stop();
+    // Cancelled from either side: stop the worker and wake a transform() waiting for room,
+    // so that the cancellation reaches the writable side (and whatever pipes into it).
+    cancel(reason) {
+      fail(reason);
     },
   } as Transformer<Uint8Array, Uint8Array>;
 }

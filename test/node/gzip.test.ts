@@ -112,6 +112,24 @@ describe("nodeCompressionWorker", () => {
     expect(await cancelled.promise).toBe("stop");
   });
 
+  test("cancelling while a chunk waits for the worker reaches the source", async () => {
+    const cancelled = deferred<unknown>();
+    let sent = false;
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (!sent) c.enqueue(text(16 << 20));
+        sent = true;
+      },
+      cancel: (reason) => cancelled.resolve(reason),
+    }, { highWaterMark: 0 });
+    // One 16 MiB chunk is 256 blocks and the worker may hold 4: when the first output arrives,
+    // the transform is waiting for the worker to answer, and cancelling must not leave it there.
+    const reader = source.pipeThrough(new GzipStream({ worker: nodeCompressionWorker, level: 9 })).getReader();
+    await reader.read();
+    await reader.cancel("stop");
+    expect(await cancelled.promise).toBe("stop");
+  });
+
   test("a factory that throws makes the constructor throw a clear TypeError", () => {
     const failing = () => {
       throw new Error("no threads here");
