@@ -173,7 +173,15 @@ function upTo(url: URL | undefined): string {
  * or check a length or digest the client sends. When a streamed upload fails in a browser
  * (Chromium refuses to stream over HTTP/1.1: "Failed to fetch"), the
  * `TypeError` says so; with `fallback: "buffer"` the upload is retried
- * buffered if the browser had not yet read from the body.
+ * buffered if the browser had not yet read from the body. A network failure
+ * after the body began to flow (the server resets the connection) rejects
+ * with a `TypeError` that says how many bytes had been sent and why the
+ * request failed (the runtime's own error is its `cause`).
+ *
+ * **Redirects:** a streamed body cannot be sent twice, so streamed uploads
+ * default to `redirect: "error"` (pass `redirect` to choose otherwise). This
+ * also keeps Node's fetch from holding a copy of the whole body in memory in
+ * case a redirect comes.
  *
  * @param input The URL or `Request` to send to, as for `fetch`.
  * @param body The bytes to upload.
@@ -236,6 +244,14 @@ export async function uploadStream(
 }
 
 type Reader = ReadableStreamDefaultReader<Uint8Array>;
+
+/** A network error's message with its cause's (Node's fetch says only "fetch failed" and puts the reason in `cause`). */
+function describeFailure(error: Error): string {
+  const cause = error.cause as { message?: unknown; code?: unknown } | undefined;
+  if (cause === undefined || cause === null) return error.message;
+  const detail = typeof cause.message === "string" ? cause.message : String(cause);
+  return `${error.message}: ${detail}${typeof cause.code === "string" && !detail.includes(cause.code) ? ` (${cause.code})` : ""}`;
+}
 
 function chunkError(value: unknown): TypeError {
   return new TypeError(`Cannot upload: body chunks must be Uint8Array, got ${describeValue(value)}`);
@@ -301,6 +317,7 @@ async function sendStreamed(
   let bodyFailure: { error: unknown } | undefined;
   let pulled = false;
   let cancelled = false;
+  let sent = 0;
   // The wire stream must not end before fetch has given up on a broken
   // upload: Chromium ends an HTTP/2 upload whose body stream errors with a
   // clean END_STREAM, so the server would see a complete-looking short body.
@@ -338,6 +355,7 @@ async function sendStreamed(
         }
         // An empty chunk carries nothing (and would end a chunked HTTP/1.1 body early).
         if (r.value.byteLength === 0) continue;
+        sent += r.value.byteLength;
         return controller.enqueue(r.value);
       }
     },
@@ -354,22 +372,34 @@ async function sendStreamed(
   };
   userSignal?.addEventListener("abort", onAbort);
   try {
-    return await fetch(input, { ...init, body: wire, duplex: "half", signal: abort.signal } as StreamingRequestInit);
+    // A streamed body cannot be sent again, so it cannot follow a redirect that keeps the body
+    // (307/308); unless asked to follow, fail on any redirect — which also keeps Node's fetch
+    // from holding a copy of the whole body in case one comes.
+    const redirect = init.redirect ?? "error";
+    return await fetch(input, { ...init, redirect, body: wire, duplex: "half", signal: abort.signal } as StreamingRequestInit);
   } catch (error) {
     if (bodyFailure) throw bodyFailure.error;
     if (userSignal?.aborted) throw userSignal.reason;
-    if (isBrowser() && error instanceof TypeError) {
-      const why = `the browser refused or broke off the streamed upload (${error.message}); Chromium streams ` +
-        `request bodies only over HTTP/2, so a server that answers over HTTP/1.1 makes it fail`;
-      if (fallback === "buffer" && !pulled && !cancelled) {
-        return sendBuffered(input, reader, init, maxBufferBytes, why, url);
+    if (error instanceof TypeError) {
+      const http2 = "Chromium streams request bodies only over HTTP/2, so a server that answers over HTTP/1.1 makes it fail";
+      if (isBrowser() && !pulled && !cancelled) {
+        const why = `the browser refused the streamed upload (${error.message}); ${http2}`;
+        if (fallback === "buffer") return sendBuffered(input, reader, init, maxBufferBytes, why, url);
+        error = new TypeError(
+          `Cannot upload${upTo(url)} as a stream: ${why}. Serve the endpoint over HTTP/2, or pass ` +
+            `fallback: "buffer" to send the body buffered (up to maxBufferBytes).`,
+          { cause: error },
+        );
+      } else {
+        error = new TypeError(
+          `Upload${upTo(url)} failed after ${sent} bytes of the body were sent: ${describeFailure(error)}` +
+            (isBrowser()
+              ? ` (the server or the network broke off the connection, the server redirected — a streamed upload ` +
+                `follows no redirect unless \`redirect\` says so — or, if nothing reached the server, ${http2})`
+              : ""),
+          { cause: error },
+        );
       }
-      await reader.cancel(error).catch(() => {});
-      throw new TypeError(
-        `Cannot upload${upTo(url)} as a stream: ${why}. Serve the endpoint over HTTP/2, or pass ` +
-          `fallback: "buffer" to send the body buffered (up to maxBufferBytes).`,
-        { cause: error },
-      );
     }
     await reader.cancel(error).catch(() => {});
     throw error;

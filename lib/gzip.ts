@@ -526,7 +526,7 @@ function workerCompressor(name: string, core: CoreOptions, factory: CompressionW
     },
     // Cancelled from either side: stop the worker and wake a transform() waiting for room,
     // so that the cancellation reaches the writable side (and whatever pipes into it).
-    cancel(reason) {
+    cancel(reason: unknown) {
       fail(reason);
     },
   } as Transformer<Uint8Array, Uint8Array>;

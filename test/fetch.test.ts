@@ -245,6 +245,55 @@ describe("uploadStream errors and cancellation", () => {
     else expect(seen).toEqual({ id, state: "none" });
   });
 
+  test("uploadStream says how many bytes were sent when the server resets the connection mid-upload", async () => {
+    if (!streams) {
+      // Buffered (Firefox): the reset still rejects; it never resolves as if the upload had landed.
+      const base = http2Url;
+      const body = new Blob([sequence(200_000)]).stream();
+      const error = await uploadStream(`${base}/upload?resetAt=1000`, body, { fallback: "buffer" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TypeError);
+      return;
+    }
+    for (const base of runtime === "chromium" ? [http2Url] : [httpUrl, http2Url]) {
+      const id = newId();
+      const { stream, controller } = handSource();
+      const upload = uploadStream(`${base}/upload?id=${id}&resetAt=4000`, stream, await optionsFor(base));
+      let settled = false;
+      const outcome = upload.then(() => "resolved", (e: unknown) => e).finally(() => (settled = true));
+      controller.enqueue(sequence(4000));
+      expect(await serverSaw(base, id, "settled=1")).toMatchObject({ state: "aborted" });
+      // Keep producing until the client notices the reset.
+      while (!settled) {
+        try {
+          controller.enqueue(sequence(1000));
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const error = await outcome;
+      expect(error).toBeInstanceOf(TypeError);
+      const message = (error as Error).message;
+      expect(message).toMatch(new RegExp(`^Upload to ${base}/upload failed after \\d+ bytes of the body were sent: `));
+      expect(Number(/after (\d+) bytes/.exec(message)![1])).toBeGreaterThanOrEqual(4000);
+      expect((error as Error).cause).toBeDefined();
+    }
+  });
+
+  test("a streamed upload does not follow a redirect unless asked; a buffered one does", async () => {
+    const base = inBrowser ? http2Url : httpUrl;
+    const id = newId();
+    const body = new Blob([sequence(5000)]).stream();
+    const upload = uploadStream(`${base}/upload?id=${id}&redirect=1`, body, await optionsFor(base, { fallback: "buffer" }));
+    if (streams) {
+      await expect(upload).rejects.toBeInstanceOf(TypeError);
+      expect(await serverSaw(base, id)).toEqual({ id, state: "none" });
+    } else {
+      expect((await upload).status).toBe(200);
+      expect(await serverSaw(base, id, "settled=1")).toMatchObject({ state: "complete", bytes: 5000 });
+    }
+  });
+
   test("uploadStream rejects a body chunk that is not a Uint8Array and aborts the request", async () => {
     const base = runtime === "chromium" ? http2Url : httpUrl;
     const id = newId();

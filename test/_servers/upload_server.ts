@@ -61,6 +61,16 @@ export function createUploadHandler() {
 
   function upload(req: Request, res: Response, url: URL) {
     const id = url.searchParams.get("id") ?? `upload-${++counter}`;
+    // `?redirect=1` answers 307 to the same path without the parameter (the body must be sent again).
+    if (url.searchParams.has("redirect")) {
+      req.resume();
+      url.searchParams.delete("redirect");
+      (res as ServerResponse).writeHead(307, { location: `${url.pathname}${url.search}` });
+      res.end();
+      return;
+    }
+    // `?resetAt=N` resets the connection (HTTP/2: the stream) once N bytes have arrived, without answering.
+    const resetAt = Number(url.searchParams.get("resetAt") ?? "NaN");
     const started = performance.now();
     const record: UploadRecord = {
       id, state: "receiving", bytes: 0, chunks: 0, head: "", httpVersion: req.httpVersion, endStream: false, arrivals: [],
@@ -83,6 +93,11 @@ export function createUploadHandler() {
       }
       record.bytes += chunk.length;
       record.chunks++;
+      if (record.bytes >= resetAt) {
+        const h2stream = (req as Http2ServerRequest).stream as Http2ServerRequest["stream"] | undefined;
+        if (h2stream) h2stream.close(2); // INTERNAL_ERROR
+        else req.socket.destroy();
+      }
       if (record.arrivals.length < 1000) record.arrivals.push(Math.round(performance.now() - started));
       changed();
     });
