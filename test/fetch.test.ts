@@ -249,7 +249,7 @@ describe("uploadStream errors and cancellation", () => {
     if (!streams) {
       // Buffered (Firefox): the reset still rejects; it never resolves as if the upload had landed.
       const base = http2Url;
-      const body = new Blob([sequence(200_000)]).stream();
+      const body = new Blob([sequence(200_000) as Uint8Array<ArrayBuffer>]).stream();
       const error = await uploadStream(`${base}/upload?resetAt=1000`, body, { fallback: "buffer" }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TypeError);
       return;
@@ -283,7 +283,7 @@ describe("uploadStream errors and cancellation", () => {
   test("a streamed upload does not follow a redirect unless asked; a buffered one does", async () => {
     const base = inBrowser ? http2Url : httpUrl;
     const id = newId();
-    const body = new Blob([sequence(5000)]).stream();
+    const body = new Blob([sequence(5000) as Uint8Array<ArrayBuffer>]).stream();
     const upload = uploadStream(`${base}/upload?id=${id}&redirect=1`, body, await optionsFor(base, { fallback: "buffer" }));
     if (streams) {
       await expect(upload).rejects.toBeInstanceOf(TypeError);
