@@ -22,3 +22,38 @@ export function describeValue(value: unknown): string {
       return typeof value;
   }
 }
+
+/**
+ * Unread items past which a transform that emits many items from one input
+ * chunk waits for its reader. Node's stream queue dequeues with `Array#shift`,
+ * which turns quadratic past ~16k queued entries; this keeps it well below.
+ */
+export const MAX_QUEUED = 4096;
+
+/**
+ * Enqueues every item of `items`; whenever more than {@linkcode MAX_QUEUED}
+ * are unread (checked every 256 items), waits for the reader to take most of
+ * them first. Returns nothing when done without waiting, else a promise. An
+ * error thrown while producing or enqueueing an item closes the iterator
+ * (`return()`) and is rethrown.
+ */
+export function enqueueAll<T>(controller: TransformStreamDefaultController<T>, items: Iterator<T>): void | Promise<void> {
+  try {
+    for (let r = items.next(), n = 1; !r.done; r = items.next(), n++) {
+      controller.enqueue(r.value);
+      if ((n & 255) === 0 && controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED) {
+        return drained(controller).then(() => enqueueAll(controller, items));
+      }
+    }
+  } catch (error) {
+    items.return?.();
+    throw error;
+  }
+}
+
+/** Resolves once the reader has taken most of the queue (or the stream has ended), polling with backoff. */
+async function drained(controller: TransformStreamDefaultController<unknown>): Promise<void> {
+  for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED / 2; wait = Math.min(2 * wait || 1, 32)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, enqueueAll } from "./_internal.ts";
 import { LineSplitter } from "./_lines.ts";
 import { jsonStream, type JsonReplacer } from "./json.ts";
 
@@ -167,39 +167,49 @@ export class JsonLinesParseStream extends TransformStream<Uint8Array | string, u
     const splitter = new LineSplitter({ cr: false, maxLineLength, owner: "JsonLinesParseStream" });
     const decoder = new TextDecoder();
     let lineNumber = 0;
-    let controllerRef: TransformStreamDefaultController<unknown>;
-    const onLine = (line: string): void => {
-      lineNumber++;
-      if (isBlank(line)) return;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (error) {
-        throw new SyntaxError(
-          `JsonLinesParseStream: invalid JSON on line ${lineNumber}: ${error instanceof Error ? error.message : String(error)}`,
-        );
+    // The lines split from the current chunk, parsed one by one as they are enqueued.
+    let lines: string[] = [];
+    const collect = (line: string): void => void lines.push(line);
+    function* parsed(batch: string[]): Generator<unknown, void, undefined> {
+      for (const line of batch) {
+        lineNumber++;
+        if (isBlank(line)) continue;
+        try {
+          yield JSON.parse(line);
+        } catch (error) {
+          throw new SyntaxError(
+            `JsonLinesParseStream: invalid JSON on line ${lineNumber}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
       }
-      controllerRef.enqueue(value);
+    }
+    // One chunk may hold tens of thousands of short lines; enqueueAll waits for the reader
+    // past a bound instead of queueing them all at once.
+    const emit = (controller: TransformStreamDefaultController<unknown>): void | Promise<void> => {
+      if (lines.length === 0) return;
+      const batch = lines;
+      lines = [];
+      return enqueueAll(controller, parsed(batch));
     };
     super({
       transform(chunk, controller) {
-        controllerRef = controller;
         if (typeof chunk === "string") {
           const pending = decoder.decode();
-          if (pending !== "") splitter.push(pending, onLine);
-          splitter.push(chunk, onLine);
+          if (pending !== "") splitter.push(pending, collect);
+          splitter.push(chunk, collect);
         } else if (chunk instanceof Uint8Array) {
-          splitter.push(decoder.decode(chunk, { stream: true }), onLine);
+          splitter.push(decoder.decode(chunk, { stream: true }), collect);
         } else {
           throw new TypeError(`JsonLinesParseStream expects Uint8Array or string chunks, got ${describeValue(chunk)}`);
         }
+        return emit(controller);
       },
       flush(controller) {
-        controllerRef = controller;
         const pending = decoder.decode();
-        if (pending !== "") splitter.push(pending, onLine);
+        if (pending !== "") splitter.push(pending, collect);
         const rest = splitter.end();
-        if (rest !== "") onLine(rest.charCodeAt(rest.length - 1) === 13 ? rest.slice(0, -1) : rest);
+        if (rest !== "") collect(rest.charCodeAt(rest.length - 1) === 13 ? rest.slice(0, -1) : rest);
+        return emit(controller);
       },
     });
     this.maxLineLength = maxLineLength;

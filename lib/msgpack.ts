@@ -6,7 +6,7 @@
  */
 
 import { Decoder, type DecoderOptions, Encoder, type EncoderOptions } from "@msgpack/msgpack";
-import { describeValue } from "./_internal.ts";
+import { describeValue, enqueueAll } from "./_internal.ts";
 
 /** Options of {@linkcode MsgpackEncoderStream}: those of @msgpack/msgpack's `Encoder`, and batching. */
 export interface MsgpackEncoderOptions extends EncoderOptions {
@@ -62,8 +62,6 @@ export interface MsgpackDecoderOptions extends DecoderOptions {
 const DEFAULT_CHUNK_SIZE = 65536;
 /** Bytes copied at a time into a value that spans chunks when its headers ask for less. */
 const SPAN_STEP = 16384;
-/** Unread values past which the decoder waits for the reader (see `emitFrom`). */
-const MAX_QUEUED = 4096;
 const DEFAULT_LIMITS = {
   maxStrLength: 16 * 2 ** 20,
   maxBinLength: 64 * 2 ** 20,
@@ -407,28 +405,9 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
     /** Decodes the complete values in `bytes` and enqueues them; a promise when it has to wait for the reader. */
     const decodeAll = (bytes: Uint8Array): void | Promise<void> => {
       calls.count++;
-      return emitFrom(decoder.decodeMulti(bytes));
-    };
-    const emitFrom = (values: Generator<unknown, void, unknown>): void | Promise<void> => {
-      try {
-        for (let r = values.next(), n = 1; !r.done; r = values.next(), n++) {
-          controller.enqueue(r.value);
-          if ((n & 255) !== 0) continue;
-          // One chunk can hold hundreds of thousands of small values. Node's stream queue
-          // dequeues with Array#shift, which turns quadratic past ~16k queued entries, so
-          // past MAX_QUEUED unread values the rest waits for the reader.
-          if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED) return drained().then(() => emitFrom(values));
-        }
-      } catch (e) {
-        values.return();
-        throw e;
-      }
-    };
-    /** Resolves once the reader has taken most of the queue (or the stream has ended), polling with backoff. */
-    const drained = async (): Promise<void> => {
-      for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED / 2; wait = Math.min(2 * wait || 1, 32)) {
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
+      // One chunk can hold hundreds of thousands of small values: past MAX_QUEUED unread
+      // ones, the rest waits for the reader.
+      return enqueueAll(controller, decoder.decodeMulti(bytes));
     };
     const tooLarge = (size: number): never => {
       throw new RangeError(`MsgpackDecoderStream: a value of at least ${size} bytes exceeds maxValueSize (${maxValueSize})`);

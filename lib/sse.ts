@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, enqueueAll } from "./_internal.ts";
 import { LineSplitter } from "./_lines.ts";
 
 /** One message for {@linkcode SseEncoderStream}. */
@@ -285,16 +285,6 @@ export interface SseDecoderOptions {
 }
 
 const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024;
-/** Unread events past which the decoder waits for the reader before enqueuing more from one chunk. */
-const MAX_QUEUED = 4096;
-
-/** Resolves once the reader has taken most of the queue (or the stream has ended), polling with backoff. */
-async function drained(controller: TransformStreamDefaultController<unknown>): Promise<void> {
-  for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED / 2; wait = Math.min(2 * wait || 1, 32)) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-  }
-}
-
 function checkLimit(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
     throw new RangeError(
@@ -390,18 +380,6 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
     let controller!: TransformStreamDefaultController<SseEvent>;
     // Events dispatched while splitting the current chunk, enqueued once it is split.
     let ready: SseEvent[] = [];
-    /** Enqueues `events` from `from`, waiting for the reader past MAX_QUEUED unread events. */
-    const emit = (events: SseEvent[], from: number): void | Promise<void> => {
-      for (let i = from; i < events.length; i++) {
-        controller.enqueue(events[i]!);
-        if (((i - from + 1) & 255) !== 0) continue;
-        // Node's stream queue dequeues with Array#shift, quadratic past ~16k queued entries.
-        if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED && i + 1 < events.length) {
-          return drained(controller).then(() => emit(events, i + 1));
-        }
-      }
-    };
-
     const reset = (): void => {
       data = "";
       type = "";
@@ -484,7 +462,7 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
         if (ready.length === 0) return;
         const events = ready;
         ready = [];
-        return emit(events, 0);
+        return enqueueAll(controller, events.values());
       },
       flush() {
         // A last line without a line end, and a last event without a blank line, are dropped.

@@ -88,6 +88,31 @@ describe("JsonLinesStream", () => {
 });
 
 describe("JsonLinesParseStream", () => {
+  test("JsonLinesParseStream waits for the reader when one chunk holds more lines than it queues", async () => {
+    const count = 20_000;
+    const text = Array.from({ length: count }, (_, i) => `${i}\n`).join("") + "{oops\n";
+    const stream = new JsonLinesParseStream();
+    const writer = stream.writable.getWriter();
+    let written = false;
+    const write = writer.write(new TextEncoder().encode(text)).then(() => (written = true), (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(written).toBe(false);
+    // The values come in order until the bad line errors the stream (which, as any stream
+    // error does, drops what was still queued); its number counts every line across the waits.
+    const reader = stream.readable.getReader();
+    let read = 0;
+    let failure: unknown;
+    for (;;) {
+      const r = await reader.read().catch((e: unknown) => ((failure = e), undefined));
+      if (r === undefined || r.done) break;
+      if (r.value !== read) break;
+      read++;
+    }
+    expect(read).toBeGreaterThan(count / 2);
+    expect((failure as Error).message).toMatch(`invalid JSON on line ${count + 1}`);
+    expect(await write).toBeInstanceOf(SyntaxError);
+  });
+
   test("JsonLinesParseStream parses one value per line, from text or bytes", async () => {
     const text = '{"a":1}\n[1,2]\n"s"\n3\nnull\n';
     expect(await parse([text])).toEqual([{ a: 1 }, [1, 2], "s", 3, null]);
