@@ -74,9 +74,9 @@ export async function runPipeline(value: unknown, options: PipelineOptions): Pro
   const uploadGone = new AbortController();
   const uploadMeasure = new MeasureStream();
   const body = toServer!.pipeThrough(uploadMeasure, { signal: uploadGone.signal });
-  // redirect: "error": a streamed body cannot be sent twice anyway, and without it Node's
-  // fetch keeps every chunk for a possible 307/308 replay (nodejs/undici#4058).
-  const upload = uploadStream(options.url, body, { method: "POST", redirect: "error", signal: options.signal })
+  // uploadStream sends a streamed body with redirect: "error" (it cannot be sent twice), which
+  // also keeps Node's fetch from holding every chunk for a possible 307/308 replay (nodejs/undici#4058).
+  const upload = uploadStream(options.url, body, { method: "POST", signal: options.signal })
     .then((response) => {
       if (!response.ok) throw new Error(`upload to ${options.url} failed: HTTP ${response.status}`);
       return response.json() as Promise<unknown>;

@@ -181,7 +181,7 @@ function upTo(url: URL | undefined): string {
  * **Redirects:** a streamed body cannot be sent twice, so streamed uploads
  * default to `redirect: "error"` (pass `redirect` to choose otherwise). This
  * also keeps Node's fetch from holding a copy of the whole body in memory in
- * case a redirect comes.
+ * case a redirect comes (nodejs/undici#4058).
  *
  * @param input The URL or `Request` to send to, as for `fetch`.
  * @param body The bytes to upload.
