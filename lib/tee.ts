@@ -50,13 +50,15 @@ export interface BranchReport {
   /**
    * - `closed`: the branch's reader got every chunk of the source and the end.
    * - `errored`: the source errored, or a required branch was cancelled (or
- *   its `size` function failed); `reason` says why.
-   * - `cancelled`: the branch's own reader cancelled it (also a `pipeTo` whose
-   *   destination errored or was aborted: the pipe cancels the branch with
-   *   that error); `reason` is the cancel reason.
-   * - `detached`: sluice cut the best-effort branch off because it overflowed
-   *   (`reason` is a {@linkcode BranchOverflowError}) or its `size` function
-   *   failed (`reason` is what it threw).
+   *   its `size` function failed); `reason` says why.
+   * - `cancelled`: the branch's own reader cancelled it (a required branch
+   *   cancelled by a pipe also says `cancelled`); `reason` is the cancel reason.
+   * - `detached`: the best-effort branch was cut off while the others went on:
+   *   it overflowed (`reason` is a {@linkcode BranchOverflowError}), its
+   *   `size` function failed (`reason` is what it threw), or the pipe reading
+   *   it (`pipeTo`/`pipeThrough`) gave up because its destination errored
+   *   or closed, or its signal aborted (`reason` is what the pipe cancelled
+   *   the branch with: the destination's error or the abort reason).
    */
   status: "closed" | "errored" | "cancelled" | "detached";
   /** Why the branch ended, unless it closed. */
@@ -116,6 +118,8 @@ interface Branch<T> {
   unread: number;
   /** Its reader is waiting and the queue is empty. */
   waiting: boolean;
+  /** A pipe that cancels on failure (no `preventCancel`) has it locked: a cancel now comes from that pipe. */
+  piped: boolean;
   live: boolean;
   report: BranchReport | undefined;
 }
@@ -148,7 +152,8 @@ function checkOptions<T>(branches: unknown): BranchOptions<T>[] {
   if (branches.length === 0) {
     throw new RangeError("Cannot tee: branches must be a non-empty array, got an empty array");
   }
-  return branches.map((options: unknown, i) => {
+  // Array.from, not map: a hole in a sparse array is a branch with default options too.
+  return Array.from(branches as unknown[], (options: unknown, i) => {
     const name = `branches[${i}]`;
     if (options === undefined) return {};
     if (typeof options !== "object" || options === null) {
@@ -185,6 +190,40 @@ function checkOptions<T>(branches: unknown): BranchOptions<T>[] {
   });
 }
 
+type PipeMethod = (this: ReadableStream, ...args: unknown[]) => unknown;
+
+/**
+ * Marks the branch as piped when a `pipeTo`/`pipeThrough` on its stream
+ * starts (the stream becomes locked) and may cancel it on failure. The
+ * standard gives an underlying source no way to tell a pipe's cancel from a
+ * reader's, so the branch's own methods note it; they call the platform's
+ * methods unchanged. With `preventCancel` a pipe never cancels the branch,
+ * and without it a pipe ends only by cancelling the branch or with the branch
+ * ended, so the mark never outlives the pipe it stands for.
+ */
+function watchPipes(stream: ReadableStream, branch: { piped: boolean }): void {
+  for (const name of ["pipeTo", "pipeThrough"] as const) {
+    const method = stream[name] as unknown as PipeMethod;
+    Object.defineProperty(stream, name, {
+      value: function (this: ReadableStream, ...args: unknown[]): unknown {
+        if (this !== stream || this.locked) return method.apply(this, args);
+        const options = args[1] as StreamPipeOptions | null | undefined;
+        // Marked before the call: a pipe whose signal is already aborted may cancel the branch within it.
+        branch.piped = !options?.preventCancel;
+        try {
+          return method.apply(this, args);
+        } finally {
+          // Not locked now: the pipe did not start (bad arguments), or it already ended.
+          if (!this.locked) branch.piped = false;
+        }
+      },
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+}
+
 /**
  * Splits `source` into branches that each get the source's chunks, in order,
  * with the memory of the whole tee bounded whatever the readers do.
@@ -212,13 +251,16 @@ function checkOptions<T>(branches: unknown): BranchOptions<T>[] {
  *   waiting reader does not count, so `highWaterMark: 0` means "keep up".
  *
  * **Cancellation behavior:** a best-effort branch cancelled by its reader
- * (or by a `pipeTo` whose destination errored, which cancels the branch with
- * that error) is dropped: its report says `cancelled` with the reason, and
- * the source and the other branches go on. A required branch cancelled by its
- * reader cancels the source with that reason and errors every other branch
- * that has not ended yet with the same reason. When every branch is gone
- * (only possible when all are best-effort), the source is cancelled with the
- * last branch's reason.
+ * is dropped: its report says `cancelled` with the reason, and the source and
+ * the other branches go on. A best-effort branch whose pipe (`pipeTo` or
+ * `pipeThrough` on the branch) gives up on it, because the pipe's destination
+ * errored (a dropped connection) or closed or the pipe's signal aborted, is
+ * detached the same way: the source and the other branches go on, and its
+ * report says `detached` with the reason the pipe cancelled it with. A
+ * required branch cancelled by its reader (or by its pipe) cancels the source
+ * with that reason and errors every other branch that has not ended yet with
+ * the same reason. When every branch is gone (only possible when all are
+ * best-effort), the source is cancelled with the last branch's reason.
  *
  * **Error behavior:** the source erroring errors every branch that has not
  * ended with the same reason: no branch ever closes on a truncated sequence.
@@ -228,18 +270,23 @@ function checkOptions<T>(branches: unknown): BranchOptions<T>[] {
  * whole tee as if it had been cancelled with that error. `done` never
  * rejects; it resolves once every branch has ended.
  *
- * @example Send a body to two consumers, the archive copy best-effort
+ * @example Upload a body and archive it; a dropped connection must not lose the archive
  * ```ts
  * import { tee } from "sluice/tee";
  *
  * const body = new Blob(["hello, ", "world"]).stream();
  * const { branches: [upload, archive], done } = tee(body, [
- *   {},
- *   { bestEffort: true, overflow: "detach", highWaterMark: 1 << 20 },
+ *   { bestEffort: true, highWaterMark: 1 << 20 }, // the upload may fail; the archive goes on
+ *   { highWaterMark: 1 << 20 }, // required: every chunk, or an error
  * ]);
- * const [sent, kept] = await Promise.all([new Response(upload).text(), new Response(archive).text()]);
- * console.log(sent, kept); // "hello, world" "hello, world"
- * console.log((await done).map((r) => r.status)); // ["closed", "closed"]
+ * const connection = new WritableStream<Uint8Array>({
+ *   write() {
+ *     throw new Error("connection reset");
+ *   },
+ * });
+ * const [sent, kept] = await Promise.allSettled([upload.pipeTo(connection), new Response(archive).text()]);
+ * console.log(sent.status, kept.status === "fulfilled" && kept.value); // "rejected" "hello, world"
+ * console.log((await done).map((r) => r.status)); // ["detached", "closed"]
  * ```
  *
  * @param source The stream to split; it is locked by the tee.
@@ -308,10 +355,18 @@ export function tee<T>(source: ReadableStream<T>, branches: number | readonly Br
     }
   }
 
-  /** A branch that can no longer be served: best-effort ones are dropped, required ones end the tee. */
-  function fail(b: Branch<T>, reason: unknown, status: "cancelled" | "detached" | "errored"): Promise<void> {
+  /**
+   * A branch that can no longer be served: best-effort ones are dropped, required ones end the tee.
+   * `cancelled` says the branch's stream is already closed by a cancel, so it is not errored.
+   */
+  function fail(
+    b: Branch<T>,
+    reason: unknown,
+    status: "cancelled" | "detached" | "errored",
+    cancelled = false,
+  ): Promise<void> {
     if (b.report) return Promise.resolve();
-    if (status !== "cancelled") b.controller.error(reason);
+    if (!cancelled) b.controller.error(reason);
     end(b, status, reason);
     if (b.required) {
       errorAll(reason);
@@ -447,6 +502,7 @@ export function tee<T>(source: ReadableStream<T>, branches: number | readonly Br
       head: 0,
       unread: 0,
       waiting: false,
+      piped: false,
       live: true,
       report: undefined,
     };
@@ -462,10 +518,11 @@ export function tee<T>(source: ReadableStream<T>, branches: number | readonly Br
         branchPull(b);
       },
       cancel(reason) {
-        return fail(b, reason, "cancelled");
+        return fail(b, reason, !b.required && b.piped ? "detached" : "cancelled", true);
       },
     }, { highWaterMark: 0 })
   );
+  streams.forEach((stream, i) => watchPipes(stream, state[i]!));
 
   // The source may error while no read is pending (every branch full): tell the branches at once.
   reader.closed.catch((reason: unknown) => onSourceError(reason));

@@ -189,10 +189,11 @@ describe("tee", () => {
     expect(reports[1]).toEqual({ index: 1, status: "cancelled", reason: "not needed", chunks: 2, bytes: 0 });
   });
 
-  test("tee treats a best-effort branch whose pipe destination errors as cancelled with that error", async () => {
+  test("tee detaches a best-effort branch whose pipe destination errors, and the source and the others go on", async () => {
     const input = items(30);
-    const { branches: [main, extra], done } = tee(streamOf(input), [{}, { bestEffort: true }]);
-    const failure = new Error("disk full");
+    const src = countingSource(input);
+    const { branches: [main, extra], done } = tee(src.stream, [{}, { bestEffort: true }]);
+    const failure = new Error("connection reset");
     let written = 0;
     const piped = extra!.pipeTo(new WritableStream({
       write() {
@@ -200,12 +201,101 @@ describe("tee", () => {
       },
     }));
     const out = await collect(main!);
+    out.forEach((chunk, k) => expect(chunk).toBe(input[k]));
     expect(out).toHaveLength(30);
     await expect(piped).rejects.toBe(failure);
+    expect(await isPending(src.cancelled)).toBe(true);
+    const reports = await done;
+    expect(reports[0]).toEqual({ index: 0, status: "closed", chunks: 30, bytes: 0 });
+    expect(reports[1]).toEqual({ index: 1, status: "detached", reason: failure, chunks: 3, bytes: 0 });
+  });
+
+  test("tee detaches a best-effort branch whose pipeThrough destination errors", async () => {
+    const input = items(10);
+    const { branches: [main, extra], done } = tee(streamOf(input), [{}, { bestEffort: true }]);
+    const failure = new Error("transform failed");
+    const through = extra!.pipeThrough(new TransformStream<Item, Item>({
+      transform(chunk) {
+        if (chunk.i === 2) throw failure;
+      },
+    }));
+    const [out, rest] = await Promise.all([collect(main!), collect(through).then(() => "closed", (e: unknown) => e)]);
+    expect(out).toHaveLength(10);
+    expect(rest).toBe(failure);
+    const reports = await done;
+    expect(reports.map((r) => [r.status, r.reason])).toEqual([["closed", undefined], ["detached", failure]]);
+  });
+
+  test("tee detaches a best-effort branch whose pipe is aborted by its signal, with the abort reason", async () => {
+    const { branches: [main, extra], done } = tee(streamOf(items(10)), [{}, { bestEffort: true }]);
+    const controller = new AbortController();
+    const reason = new Error("upload gave up");
+    const written = deferred();
+    const piped = extra!.pipeTo(new WritableStream({ write: () => written.resolve() }), { signal: controller.signal });
+    const mainReader = main!.getReader();
+    await mainReader.read();
+    await written.promise;
+    controller.abort(reason);
+    await expect(piped).rejects.toBe(reason);
+    expect(await readN(mainReader, 100)).toHaveLength(9);
     const reports = await done;
     expect(reports[0]!.status).toBe("closed");
-    expect(reports[1]!.status).toBe("cancelled");
-    expect(reports[1]!.reason).toBe(failure);
+    expect(reports[1]).toMatchObject({ status: "detached", reason });
+  });
+
+  test("tee reports cancelled, not detached, for a reader's cancel after a pipe that could not cancel the branch", async () => {
+    const { branches: [main, extra], done } = tee(streamOf(items(10)), [{}, { bestEffort: true }]);
+    const failure = new Error("disk full");
+    // preventCancel: the failed pipe leaves the branch to its owner, who then cancels it.
+    const piped = extra!.pipeTo(new WritableStream({
+      write() {
+        throw failure;
+      },
+    }), { preventCancel: true });
+    await expect(piped).rejects.toBe(failure);
+    expect(extra!.locked).toBe(false);
+    await extra!.cancel("owner gave up");
+    await collect(main!);
+    expect((await done).map((r) => [r.status, r.reason])).toEqual([["closed", undefined], ["cancelled", "owner gave up"]]);
+  });
+
+  test("tee treats a required branch whose pipe destination errors like a cancelled required branch", async () => {
+    const src = countingSource(items(10));
+    const { branches: [upload, archive], done } = tee(src.stream, [{}, {}]);
+    const failure = new Error("connection reset");
+    const piped = upload!.pipeTo(new WritableStream({
+      write() {
+        throw failure;
+      },
+    }));
+    const archived = collect(archive!);
+    await expect(piped).rejects.toBe(failure);
+    await expect(archived).rejects.toBe(failure);
+    expect(await src.cancelled).toBe(failure);
+    expect((await done).map((r) => [r.status, r.reason])).toEqual([["cancelled", failure], ["errored", failure]]);
+  });
+
+  test("tee keeps a required archive whole when the best-effort upload's connection drops", async () => {
+    const input = Array.from({ length: 20 }, (_, k) => sequence(100, k));
+    const { branches: [upload, archive], done } = tee(streamOf(input), [
+      { bestEffort: true, highWaterMark: 1000 },
+      { highWaterMark: 1000 },
+    ]);
+    let sent = 0;
+    const uploading = upload!.pipeTo(new WritableStream<Uint8Array>({
+      write(chunk) {
+        sent += chunk.byteLength;
+        if (sent > 500) throw new Error("connection dropped");
+      },
+    }));
+    const kept = await collect(archive!);
+    kept.forEach((chunk, k) => expect(chunk).toBe(input[k]));
+    expect(kept).toHaveLength(20);
+    await expect(uploading).rejects.toThrow("connection dropped");
+    const reports = await done;
+    expect(reports.map((r) => r.status)).toEqual(["detached", "closed"]);
+    expect(reports[1]!.bytes).toBe(2000);
+    expect(reports[0]!.bytes).toBe(600);
   });
 
   test("tee cancels the source and errors the other branches when a required branch is cancelled", async () => {
@@ -265,6 +355,24 @@ describe("tee", () => {
     expect((await done).map((r) => [r.status, r.reason])).toEqual([["cancelled", "first"], ["cancelled", "second"]]);
   });
 
+  test("tee cancels the source when its last branch overflows and is detached", async () => {
+    const src = countingSource(items(30, 2));
+    const size = (c: Item) => c.w;
+    const { branches, done } = tee(src.stream, [
+      { bestEffort: true, overflow: "detach", highWaterMark: 1, size },
+      { bestEffort: true, overflow: "detach", highWaterMark: 1, size },
+    ]);
+    // Chunk 0 goes to branch 0's waiting reader and overflows branch 1; chunk 1 overflows branch 0.
+    expect((await branches[0]!.getReader().read()).value).toEqual({ i: 0, w: 2 });
+    const reason = await src.cancelled;
+    expect(reason).toBeInstanceOf(BranchOverflowError);
+    expect((reason as BranchOverflowError).branch).toBe(0);
+    const reports = await done;
+    expect(reports.map((r) => r.status)).toEqual(["detached", "detached"]);
+    expect(reports[0]!.reason).toBe(reason);
+    expect(src.pulled()).toBe(2);
+  });
+
   test("tee's done waits for every branch, including one that has not read its queue", async () => {
     const { branches: [a, b], done } = tee(streamOf(items(3)), 2);
     await collect(a!);
@@ -284,6 +392,15 @@ describe("tee", () => {
     await expect(collect(second.branches[1]!)).rejects.toThrow(/branches\[0\]\.size must return a finite non-negative number, got number NaN/);
     expect(await src.cancelled).toBeInstanceOf(RangeError);
     expect((await second.done).map((r) => r.status)).toEqual(["errored", "errored"]);
+  });
+
+  test("tee treats a hole or undefined in the branches array as a required branch with default options", async () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const { branches, done } = tee(streamOf(items(3)), [, undefined] as unknown as BranchOptions<Item>[]);
+    expect(branches).toHaveLength(2);
+    await branches[0]!.cancel("gone");
+    await expect(branches[1]!.getReader().read()).rejects.toBe("gone");
+    expect((await done).map((r) => r.status)).toEqual(["cancelled", "errored"]);
   });
 
   test("tee rejects a source that is not a ReadableStream or is locked, with a TypeError", () => {
@@ -311,6 +428,8 @@ describe("tee", () => {
       [[{ size: 1 }], TypeError, "Cannot tee: branches[0].size must be a function, got number 1"],
       [[{ bestEffort: "yes" }], TypeError, 'Cannot tee: branches[0].bestEffort must be a boolean, got string "yes"'],
       [[null], TypeError, "Cannot tee: branches[0] must be a BranchOptions object, got null"],
+      [[{ bestEffort: false, overflow: "wait" }], TypeError, 'Cannot tee: branches[0].overflow applies only to best-effort branches (bestEffort: true), got string "wait" on a required branch'],
+      [[{}, "x"], TypeError, 'Cannot tee: branches[1] must be a BranchOptions object, got string "x"'],
     ];
     for (const [branches, type, message] of cases) {
       const source = s();
