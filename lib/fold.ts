@@ -20,7 +20,9 @@ import { describeValue } from "./_internal.ts";
  * cancels the source with that error, and `fold` rejects with it.
  *
  * **Error behavior:** the source erroring rejects `fold` with the source's
- * error. Bad arguments throw at the call, before the source is locked.
+ * error. Bad arguments reject with a `TypeError` naming the argument, before
+ * the source is locked: like the standard's `pipeTo`, `fold` returns a
+ * promise and never throws.
  *
  * @example Count the bytes of a stream
  * ```ts
@@ -34,7 +36,8 @@ import { describeValue } from "./_internal.ts";
  * @param source The stream to read; it is locked until `fold` settles.
  * @param reducer Combines the accumulator with one chunk and its index.
  * @param initial The accumulator before the first chunk.
- * @throws {TypeError} when `source` is not a `ReadableStream` or is locked, or `reducer` is not a function.
+ * @returns The last accumulator. Rejects with a `TypeError` when `source` is not a `ReadableStream` or is
+ * locked, or `reducer` is not a function; with the source's error; or with the reducer's error.
  */
 export function fold<T, A>(
   source: ReadableStream<T>,
@@ -44,11 +47,13 @@ export function fold<T, A>(
   if (
     typeof source !== "object" || source === null || typeof (source as ReadableStream).getReader !== "function"
   ) {
-    throw new TypeError(`Cannot fold: source must be a ReadableStream, got ${describeValue(source)}`);
+    return Promise.reject(new TypeError(`Cannot fold: source must be a ReadableStream, got ${describeValue(source)}`));
   }
-  if (source.locked) throw new TypeError("Cannot fold: source is locked (it already has a reader or is being piped)");
+  if (source.locked) {
+    return Promise.reject(new TypeError("Cannot fold: source is locked (it already has a reader or is being piped)"));
+  }
   if (typeof reducer !== "function") {
-    throw new TypeError(`Cannot fold: reducer must be a function, got ${describeValue(reducer)}`);
+    return Promise.reject(new TypeError(`Cannot fold: reducer must be a function, got ${describeValue(reducer)}`));
   }
   const reader = source.getReader();
   return run(reader, reducer, initial);

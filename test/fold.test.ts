@@ -44,6 +44,22 @@ describe("fold", () => {
     expect(await result).toEqual([0, 1, 2]);
   });
 
+  test("fold reads one chunk at a time: nothing is read ahead of the reducer", async () => {
+    let pulled = 0;
+    const source = new ReadableStream<number>({
+      pull(c) {
+        if (pulled < 5) c.enqueue(pulled++);
+        else c.close();
+      },
+    }, { highWaterMark: 0 });
+    const pulledAtCall: number[] = [];
+    expect(await fold(source, (n: number, x) => {
+      pulledAtCall.push(pulled);
+      return n + x;
+    }, 0)).toBe(10);
+    expect(pulledAtCall).toEqual([1, 2, 3, 4, 5]);
+  });
+
   test("fold keeps only the accumulator, releasing the source when done", async () => {
     const source = streamOf([sequence(4), sequence(6)]);
     expect(await fold(source, (n, c) => n + c.length, 0)).toBe(10);
@@ -81,17 +97,18 @@ describe("fold", () => {
     await expect(fold(source, (a: number, x) => a + x, 0)).rejects.toBe(failure);
   });
 
-  test("fold throws a TypeError at the call for a bad source or reducer", () => {
-    expect(() => fold(null as unknown as ReadableStream, (a) => a, 0)).toThrow(
+  test("fold rejects with a TypeError naming a bad source or reducer, without locking the source", async () => {
+    await expect(fold(null as unknown as ReadableStream, (a) => a, 0)).rejects.toThrow(
       new TypeError("Cannot fold: source must be a ReadableStream, got null"),
     );
+    await expect(fold({} as unknown as ReadableStream, (a) => a, 0)).rejects.toThrow(TypeError);
     const locked = streamOf([1]);
     locked.getReader();
-    expect(() => fold(locked, (a) => a, 0)).toThrow(/Cannot fold: source is locked/);
+    await expect(fold(locked, (a) => a, 0)).rejects.toThrow(/Cannot fold: source is locked/);
     const free = streamOf([1]);
-    expect(() => fold(free, "sum" as unknown as () => number, 0)).toThrow(
-      new TypeError('Cannot fold: reducer must be a function, got string "sum"'),
-    );
+    const bad = fold(free, "sum" as unknown as () => number, 0);
     expect(free.locked).toBe(false);
+    await expect(bad).rejects.toThrow(new TypeError('Cannot fold: reducer must be a function, got string "sum"'));
+    await expect(bad).rejects.toBeInstanceOf(TypeError);
   });
 });
