@@ -72,7 +72,9 @@ export interface InflateOptions {
   /**
    * `"fflate"` decompresses in JavaScript and verifies everything described on the class;
    * `"native"` uses the platform's `DecompressionStream` (faster; its own error messages;
-   * throws a `TypeError` at construction where it is missing). `maxOutputBytes` applies to both.
+   * throws a `TypeError` at construction where it is missing). `maxOutputBytes` applies to both:
+   * with a limit, the platform's decompressor is fed in slices of at most 64 KiB, fewer as the
+   * limit nears, so that one slice cannot make it allocate far past the limit.
    * @default "fflate"
    */
   engine?: "fflate" | "native";
@@ -179,7 +181,9 @@ export class DeflateStream extends TransformStream<Uint8Array, Uint8Array> {
  * **Error behavior:** the stream errors, and never closes as if complete, when the header is
  * not gzip, the deflate data is corrupt, a trailer's CRC32 or length does not match, the input
  * ends inside a member (truncated) or holds no member at all, bytes follow a member that are
- * not another member, or the output would pass `maxOutputBytes` (a `RangeError`). Decompressed
+ * not another member (trailing garbage, which zlib and gzip(1) skip but `DecompressionStream`
+ * rejects too), or the output would pass `maxOutputBytes` (a `RangeError`). FTEXT is accepted
+ * and ignored; a set reserved flag bit is an error, as RFC 1952 requires. Decompressed
  * bytes of a member are passed on before its trailer is checked: a consumer that must not act
  * on unverified data waits for the stream to close.
  *
@@ -382,7 +386,29 @@ function adoptLimited(stream: TransformStream<Uint8Array, Uint8Array>, name: str
       controller.enqueue(chunk);
     },
   });
-  adopt(stream, native.readable.pipeThrough(limit), native.writable);
+  // A platform decompressor turns one written chunk into all of its output at once (Chromium
+  // queues 64 MiB for a 64 KiB chunk of zeros before anything is read), so a limit checked only
+  // on its output would come after the allocation. It is fed slices that cannot expand far past
+  // what is left of the limit, each once the output of the one before has been taken.
+  const writer = native.writable.getWriter();
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      checkChunk(name, chunk);
+      for (let offset = 0; offset < chunk.length;) {
+        const end = Math.min(chunk.length, offset + sliceFor(max - total, NATIVE_SLICE));
+        await writer.write(chunk.subarray(offset, end));
+        offset = end;
+      }
+    },
+    close: () => writer.close(),
+    abort: (reason) => writer.abort(reason),
+  });
+  adopt(stream, native.readable.pipeThrough(limit), writable);
+}
+
+/** Input bytes to decompress in one step when `room` output bytes are left before the limit. */
+function sliceFor(room: number, most: number): number {
+  return room === Infinity ? most : Math.max(512, Math.min(most, Math.floor(room / MAX_RATIO)));
 }
 
 function overLimit(name: string, max: number): RangeError {
@@ -548,6 +574,8 @@ const MAX_HEADER = 1 << 20;
 /** Deflate expands at most ~1032:1; bounding each push bounds the output of one step. */
 const MAX_RATIO = 1032;
 const SLICE = 1 << 17;
+/** The most bytes written to a platform decompressor at once when a limit is set. */
+const NATIVE_SLICE = 1 << 16;
 
 /** A growable byte buffer for headers and trailers that arrive in pieces. */
 class Pending {
@@ -580,6 +608,10 @@ function headerLength(name: string, b: Uint8Array, member: number): number {
   const where = `member ${member} header`;
   if ((b.length > 0 && b[0] !== 0x1f) || (b.length > 1 && b[1] !== 0x8b)) {
     const got = Array.from(b.subarray(0, 2), hex).join(" ");
+    if (member > 1) {
+      // zlib and gzip(1) skip such bytes; sluice does not guess what they were meant to be.
+      throw new Error(`${name}: unexpected bytes after member ${member - 1}: they start with ${got}, not with a gzip header's 0x1f 0x8b (trailing garbage?)`);
+    }
     throw new Error(`${name}: not gzip data: ${where} starts with ${got}, expected 0x1f 0x8b`);
   }
   if (b.length < 10) return -1;
@@ -630,11 +662,13 @@ function decompressor(name: string, gzip: boolean, max: number): Transformer<Uin
   let size = 0;
   const pending = new Pending();
   let inflate: Inflate | undefined;
+  // The limit's error, thrown from inside fflate's push: passed on as it is, not as corrupt data.
+  let overflow: RangeError | undefined;
 
   const newInflate = () => {
     inflate = new Inflate((out) => {
       if (out.length === 0) return;
-      if (total + out.length > max) throw overLimit(name, max);
+      if (total + out.length > max) throw (overflow = overLimit(name, max));
       total += out.length;
       if (gzip) {
         crc = crc32(crc, out);
@@ -648,14 +682,12 @@ function decompressor(name: string, gzip: boolean, max: number): Transformer<Uin
   const inflateSome = (data: Uint8Array): Uint8Array | undefined => {
     let offset = 0;
     while (offset < data.length) {
-      const room = max - total;
-      const slice = room === Infinity ? SLICE : Math.max(512, Math.min(SLICE, Math.floor(room / MAX_RATIO)));
-      const end = Math.min(data.length, offset + slice);
+      const end = Math.min(data.length, offset + sliceFor(max - total, SLICE));
       const inf = inflate!;
       try {
         inf.push(data.subarray(offset, end), false);
       } catch (error) {
-        if (error instanceof RangeError) throw error;
+        if (error === overflow) throw error;
         const where = gzip ? ` in member ${member}` : "";
         throw new Error(`${name}: corrupt deflate data${where}: ${(error as Error).message}`, { cause: error });
       }
