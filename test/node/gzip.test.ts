@@ -1,8 +1,12 @@
 // gzip against Node's own implementations (zlib, the gzip program) and the
 // worker_threads worker from sluice/node. Runs in Node, the polyfill run and Deno.
 import { execFileSync } from "node:child_process";
-import { gunzipSync, gzipSync, inflateRawSync } from "node:zlib";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { constants, deflateRawSync, gunzipSync, gzipSync, inflateRawSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
+import { crc32 } from "../../lib/_gzip.ts";
 import { DeflateStream, GunzipStream, GzipStream, InflateStream } from "../../lib/gzip.ts";
 import { nodeCompressionWorker } from "../../lib/node.ts";
 import { collectBytes, concat, cutAt, deferred, streamOf } from "../_util.ts";
@@ -55,6 +59,83 @@ describe("gzip interop with zlib and gzip(1)", () => {
     gz[gz.length - 7]! ^= 0x10;
     expect(() => gunzipSync(gz)).toThrow();
     await expect(through(cutAt(gz, [100, 200]), new GunzipStream())).rejects.toThrow(/CRC32 mismatch in member 1/);
+  });
+
+  test("GzipStream output at every level decompresses with gzip -d, and GunzipStream reads gzip -1 to -9", async () => {
+    const input = INPUT.subarray(0, 150_000);
+    for (let level = 0; level <= 9; level++) {
+      const gz = await through(pieces(input, 9_000), new GzipStream({ level }));
+      expect(same(execFileSync("gzip", ["-dc"], { input: gz, maxBuffer: 1 << 24 }), input), `GzipStream level ${level}`).toBe(true);
+      expect(same(gunzipSync(gz), input)).toBe(true);
+      if (level === 0) continue;
+      const fromGzip = execFileSync("gzip", ["-c", "-n", `-${level}`], { input, maxBuffer: 1 << 24 });
+      expect(same(await through(pieces(fromGzip, 777), new GunzipStream()), input), `gzip -${level}`).toBe(true);
+    }
+  });
+
+  test("gzip -N restores the name GzipStream stores, and GunzipStream reads gzip's own name and mtime header", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-gzip-"));
+    try {
+      const gz = await through([INPUT], new GzipStream({ filename: "restored.txt", mtime: new Date(Date.UTC(2024, 0, 2)) }));
+      writeFileSync(join(dir, "x.gz"), gz);
+      expect(execFileSync("gzip", ["-l", "-N", join(dir, "x.gz")]).toString()).toMatch(/restored\.txt/);
+      execFileSync("gzip", ["-d", "-N", join(dir, "x.gz")]);
+      expect(readdirSync(dir)).toEqual(["restored.txt"]);
+      expect(same(readFileSync(join(dir, "restored.txt")), INPUT)).toBe(true);
+      // gzip -c on a file stores FNAME and the file's mtime.
+      const fromFile = execFileSync("gzip", ["-c", "-N", "-9", join(dir, "restored.txt")], { maxBuffer: 1 << 24 });
+      expect(fromFile[3]! & 8).toBe(8);
+      for (const cut of [3, 10, 15, 22, 23]) {
+        expect(same(await through(cutAt(fromFile, [cut]), new GunzipStream()), INPUT), `split at ${cut}`).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("GunzipStream stops a one-member 1 GiB gzip bomb made by zlib at maxOutputBytes", async () => {
+    // 8 MiB of zeros deflated with a sync flush ends on a byte boundary with no final block, so
+    // the same bytes repeated make one valid deflate stream: 128 copies are 1 GiB of zeros.
+    const zeros = new Uint8Array(8 << 20);
+    const piece = deflateRawSync(zeros, { level: 9, finishFlush: constants.Z_SYNC_FLUSH });
+    const bomb = (copies: number) => {
+      let crc = 0;
+      for (let i = 0; i < copies; i++) crc = crc32(crc, zeros);
+      const trailer = new Uint8Array(8);
+      new DataView(trailer.buffer).setUint32(0, crc, true);
+      new DataView(trailer.buffer).setUint32(4, (copies * zeros.length) >>> 0, true);
+      const header = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+      return [header, ...Array.from({ length: copies }, () => piece), new Uint8Array([3, 0]), trailer];
+    };
+    // The construction is valid gzip: zlib and GunzipStream read a small one whole.
+    expect(gunzipSync(concat(bomb(2))).length).toBe(16 << 20);
+    expect((await through(bomb(2), new GunzipStream())).length).toBe(16 << 20);
+
+    const chunks = bomb(128);
+    expect(chunks.reduce((n, c) => n + c.length, 0)).toBeLessThan(1_100_000);
+    const polyfilled = (globalThis as { __sluicePolyfilled?: boolean }).__sluicePolyfilled === true;
+    for (const engine of polyfilled ? ["fflate" as const] : ["fflate" as const, "native" as const]) {
+      let pulled = 0;
+      const source = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (pulled < chunks.length) c.enqueue(chunks[pulled++]!);
+          else c.close();
+        },
+      }, { highWaterMark: 0 });
+      let produced = 0;
+      const reader = source.pipeThrough(new GunzipStream({ maxOutputBytes: 50_000_000, engine })).getReader();
+      const error = await (async () => {
+        try {
+          for (let r = await reader.read(); !r.done; r = await reader.read()) produced += r.value.length;
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error, engine).toBeInstanceOf(RangeError);
+      expect(produced).toBeLessThanOrEqual(50_000_000);
+      // 50 MB are six or seven of the 128 pieces: the rest was never read.
+      expect(pulled, engine).toBeLessThan(12);
+    }
   });
 
   test("InflateStream reads zlib's raw deflate", async () => {

@@ -1,6 +1,6 @@
 // fileSink from sluice/node, alone and as captureArchive's sink: a file appears at its path
 // only once complete, and a failure half-way leaves neither the file nor a temporary.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -92,6 +92,29 @@ describe("fileSink", () => {
     await expect(reader.read()).rejects.toBe(reason);
     await expect(archived).rejects.toBe(reason);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("captureArchive into a fileSink completes the file when the consumer of stream cancels half-way", async () => {
+    const path = join(dir, "archive.gz");
+    const { stream, archived } = captureArchive(streamOf(CHUNKS), fileSink(path));
+    const reader = stream.getReader();
+    for (let i = 0; i < 3; i++) await reader.read();
+    await reader.cancel(new Error("upload dropped"));
+    expect((await archived).bytes).toBe(ALL.length);
+    expect(Buffer.compare(gunzipSync(readFileSync(path)), ALL)).toBe(0);
+    expect(readdirSync(dir)).toEqual(["archive.gz"]);
+  });
+
+  test("a fileSink whose rename fails rejects archived and leaves no temporary", async () => {
+    // A non-empty directory at the path: every byte is written, then the rename is refused.
+    const path = join(dir, "taken");
+    mkdirSync(path);
+    writeFileSync(join(path, "inside"), "x");
+    const { stream, archived } = captureArchive(streamOf(CHUNKS), fileSink(path));
+    await collectBytes(stream);
+    await expect(archived).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST|EPERM/);
+    expect(readdirSync(dir)).toEqual(["taken"]);
+    expect(readdirSync(path)).toEqual(["inside"]);
   });
 
   test("a fileSink that cannot write errors and leaves nothing", async () => {
