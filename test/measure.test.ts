@@ -46,6 +46,26 @@ describe("MeasureStream", () => {
     expect(seen[0]).toBe(report);
   });
 
+  test("MeasureStream delivers the report to onReport on error and on cancel as on close", async () => {
+    const seen: TransferReport[] = [];
+    const onReport = (r: TransferReport) => seen.push(r);
+    const failure = new Error("reset");
+
+    const erroring = new MeasureStream({ onReport });
+    const writer = erroring.writable.getWriter();
+    await writer.abort(failure);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBe(await erroring.report);
+    expect(seen[0]).toMatchObject({ status: "errored", reason: failure, chunks: 0, bytes: 0 });
+
+    const cancelled = new MeasureStream({ onReport });
+    await cancelled.readable.cancel("not needed");
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toBe(await cancelled.report);
+    expect(seen[1]).toMatchObject({ status: "cancelled", reason: "not needed", chunks: 0, firstChunkMs: -1, durationMs: 0 });
+    await expect(cancelled.writable.getWriter().write(sequence(1))).rejects.toBe("not needed");
+  });
+
   test("MeasureStream reports an error from the source with its reason and errors its readable side", async () => {
     const failure = new Error("reset");
     let n = 0;
