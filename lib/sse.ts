@@ -53,7 +53,9 @@ export interface SseEncoderOptions {
   /**
    * Send the comment {@linkcode SSE_KEEP_ALIVE} after this many milliseconds
    * without output, so that proxies and load balancers do not close an idle
-   * connection. A positive finite number, or `undefined` for no keep-alive.
+   * connection. A positive number of at most 2147483647 (the longest delay
+   * `setTimeout` keeps: a longer one fires at once, which would send a
+   * comment every millisecond), or `undefined` for no keep-alive.
    * @default undefined
    */
   keepAliveMs?: number;
@@ -77,6 +79,9 @@ const globalTimers: SseTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/** The longest delay timers keep: browsers, Node and Deno fire a longer one at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 const lineBreak = /\r\n|\r|\n/;
 
@@ -195,13 +200,13 @@ export class SseEncoderStream extends TransformStream<SseMessage | string, Uint8
 
   /**
    * @param options See {@linkcode SseEncoderOptions}.
-   * @throws {RangeError} when `keepAliveMs` is not a positive finite number.
+   * @throws {RangeError} when `keepAliveMs` is not a positive number of at most 2147483647.
    */
   constructor(options: SseEncoderOptions = {}) {
     const { keepAliveMs, timers = globalTimers } = options;
-    if (keepAliveMs !== undefined && (typeof keepAliveMs !== "number" || !(keepAliveMs > 0) || !Number.isFinite(keepAliveMs))) {
+    if (keepAliveMs !== undefined && (typeof keepAliveMs !== "number" || !(keepAliveMs > 0 && keepAliveMs <= MAX_TIMEOUT_MS))) {
       throw new RangeError(
-        `Cannot construct SseEncoderStream: keepAliveMs must be a positive finite number, got ${describeValue(keepAliveMs)}`,
+        `Cannot construct SseEncoderStream: keepAliveMs must be a positive number of at most ${MAX_TIMEOUT_MS}, got ${describeValue(keepAliveMs)}`,
       );
     }
     if (typeof timers?.setTimeout !== "function" || typeof timers.clearTimeout !== "function") {

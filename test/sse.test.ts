@@ -114,13 +114,16 @@ describe("SseEncoderStream", () => {
     expect((error as Error).message).toMatch(pattern);
   });
 
-  test("SseEncoderStream rejects a keepAliveMs that is not a positive finite number at construction", () => {
-    for (const bad of [0, -5, Infinity, NaN, "10"]) {
+  test("SseEncoderStream rejects a keepAliveMs that is not a positive number a timer can wait at construction", () => {
+    // Past 2^31 - 1 ms, setTimeout fires at once: the keep-alive would flood the connection.
+    for (const bad of [0, -5, Infinity, NaN, "10", 2 ** 31]) {
       expect(() => new SseEncoderStream({ keepAliveMs: bad as number })).toThrow(RangeError);
     }
     expect(() => new SseEncoderStream({ keepAliveMs: 0 })).toThrow(
-      "Cannot construct SseEncoderStream: keepAliveMs must be a positive finite number, got number 0",
+      "Cannot construct SseEncoderStream: keepAliveMs must be a positive number of at most 2147483647, got number 0",
     );
+    expect(() => new SseEncoderStream({ keepAliveMs: 3e9 })).toThrow(/keepAliveMs .* got number 3000000000$/);
+    expect(new SseEncoderStream({ keepAliveMs: 2 ** 31 - 1, timers: new FakeClock() }).keepAliveMs).toBe(2 ** 31 - 1);
     expect(() => new SseEncoderStream({ keepAliveMs: 5, timers: {} as SseTimers })).toThrow(TypeError);
   });
 
@@ -190,15 +193,21 @@ describe("SseEncoderStream", () => {
 
   test("SseEncoderStream stops its keep-alive timer when cancelled, aborted or errored", async () => {
     const clock = new FakeClock();
+    // Where the runtime calls a transformer's `cancel` (all current ones), the timer is cleared at once;
+    // elsewhere its next tick finds the stream ended and stops without sending.
+    let cancelRuns = false;
+    await new TransformStream({ cancel: () => void (cancelRuns = true) } as Transformer).readable.cancel();
     const cancelled = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
     expect(clock.pending).toBe(1);
     await cancelled.readable.cancel(new Error("gone"));
+    if (cancelRuns) expect(clock.pending).toBe(0);
     clock.advance(1000);
     expect(clock.pending).toBe(0);
 
     const aborted = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
     expect(clock.pending).toBe(1);
     await aborted.writable.abort(new Error("gone"));
+    if (cancelRuns) expect(clock.pending).toBe(0);
     clock.advance(1000);
     expect(clock.pending).toBe(0);
 
@@ -207,8 +216,17 @@ describe("SseEncoderStream", () => {
     const writer = errored.writable.getWriter();
     await expect(writer.write({ data: "x", id: "a\nb" })).rejects.toThrow(TypeError);
     await expect(read).rejects.toThrow(TypeError);
-    clock.advance(1000);
     expect(clock.pending).toBe(0);
+  });
+
+  test("SseEncoderStream stops its keep-alive timer when closed, also with a keep-alive still unread", async () => {
+    const clock = new FakeClock();
+    const sse = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
+    clock.advance(100);
+    await sse.writable.close();
+    expect(clock.pending).toBe(0);
+    clock.advance(1000);
+    expect((await collect(sse.readable)).map((c) => text.decode(c))).toEqual([SSE_KEEP_ALIVE]);
   });
 
   test("SseEncoderStream uses the global setTimeout for its keep-alive by default", async () => {
