@@ -118,6 +118,29 @@ const stringValueOf = String.prototype.valueOf;
 const booleanValueOf = Boolean.prototype.valueOf;
 const bigintValueOf = typeof BigInt === "function" ? BigInt.prototype.valueOf : undefined;
 
+const promiseThen = Promise.prototype.then;
+const ignore = (): void => {};
+
+/**
+ * Whether `value` is a real Promise (with the internal slots), not any thenable and not an object that
+ * merely inherits from `Promise.prototype`. The brand check runs only for what `instanceof` accepts.
+ */
+function isPromise(value: unknown): value is Promise<unknown> {
+  if (!(value instanceof Promise)) return false;
+  try {
+    promiseThen.call(value, ignore, ignore);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** ToLength of the standard (LengthOfArrayLike), applied once to a raw `length`. */
+function toLength(raw: unknown): number {
+  const length = +(raw as number);
+  return length > 0 ? Math.min(Math.floor(length), Number.MAX_SAFE_INTEGER) : 0;
+}
+
 function isReadableStream(value: object): value is ReadableStream<unknown> {
   return typeof ReadableStream === "function" && value instanceof ReadableStream;
 }
@@ -146,7 +169,7 @@ function parseOptions(options: JsonStreamOptions | undefined, owner: string) {
   } else if (Array.isArray(replacer)) {
     // As JSON.stringify builds its PropertyList: strings, numbers and their boxes, each once, in order.
     const seen = new Set<string>();
-    const length = replacer.length;
+    const length = toLength(replacer.length);
     for (let i = 0; i < length; i++) {
       const v: unknown = replacer[i];
       let item: string | undefined;
@@ -200,6 +223,8 @@ class Serializer {
   readonly #async: boolean;
   readonly #root: { "": unknown };
   #stack: Frame[] = [];
+  /** The items of a run of plain array items (see #plainRun), reused. */
+  #run: unknown[] = [];
   /** The containers being serialised: JSON.stringify's stack, for cycle detection. */
   #open = new Set<object>();
   /** Text produced but not yet encoded. */
@@ -356,7 +381,15 @@ class Serializer {
           frame.current = frame.index;
           this.#resume = RESUME_READ;
           this.#resumeFrame = frame;
-          this.#waiting = frame.reader ? frame.reader.read() : frame.iterator!.next();
+          if (frame.reader !== null) this.#waiting = frame.reader.read();
+          else {
+            try {
+              this.#waiting = frame.iterator!.next();
+            } catch (error) {
+              frame.ended = true; // an iterator whose next() threw is done: no return()
+              throw error;
+            }
+          }
         }
       }
     }
@@ -369,17 +402,20 @@ class Serializer {
   #member(frame: Frame | null, key: string, value: unknown, stage: number): void {
     if (stage === RESUME_RAW) {
       // A Promise never resolves to a Promise, so the awaited value comes back here once.
-      if (this.#async && value instanceof Promise) {
+      if (this.#async && isPromise(value)) {
         this.#wait(value, frame, key, RESUME_RAW);
         return;
       }
+      // A plain sub-tree goes to the native JSON.stringify before its toJSON is read here:
+      // the native call reads it, and a Proxy's get trap must run as many times as there.
+      if (this.#replacer === null && typeof value === "object" && value !== null && this.#writePlain(frame, key, value)) return;
       const holder = frame === null ? this.#root : frame.holder;
       if ((typeof value === "object" && value !== null) || typeof value === "bigint") {
         const toJSON = (value as { toJSON?: unknown }).toJSON;
         if (typeof toJSON === "function") value = toJSON.call(value, key);
       }
       if (this.#replacer !== null) value = this.#replacer.call(holder, key, value);
-      if (this.#async && value instanceof Promise) {
+      if (this.#async && isPromise(value)) {
         this.#wait(value, frame, key, RESUME_FINAL);
         return;
       }
@@ -432,21 +468,60 @@ class Serializer {
         if (!isItem) return;
         text = "null";
     }
-    // The member's prefix: separator, indentation and key.
-    let indent = "";
-    if (frame !== null) {
-      const pretty = this.#pretty;
-      indent = frame.indent;
-      let prefix = frame.members++ === 0 ? "" : ",";
-      if (pretty) prefix += "\n" + indent;
-      if (!isItem) prefix += pretty ? nativeStringify(key) + ": " : nativeStringify(key) + ":";
-      if (prefix !== "") this.#text += prefix;
-    }
+    const indent = this.#prefix(frame, key);
     if (text !== undefined) {
       this.#text += text;
       return;
     }
     this.#container(value as object, indent);
+  }
+
+  /** Writes a member's prefix (separator, indentation and key) and returns the indentation of its value. */
+  #prefix(frame: Frame | null, key: string): string {
+    if (frame === null) return "";
+    const pretty = this.#pretty;
+    const indent = frame.indent;
+    let prefix = frame.members++ === 0 ? "" : ",";
+    if (pretty) prefix += "\n" + indent;
+    if (frame.kind === OBJECT) prefix += pretty ? nativeStringify(key) + ": " : nativeStringify(key) + ":";
+    if (prefix !== "") this.#text += prefix;
+    return indent;
+  }
+
+  /**
+   * Writes `value` with one native `JSON.stringify` when it is a plain sub-tree
+   * (see #plain), and returns whether it did.
+   */
+  #writePlain(frame: Frame | null, key: string, value: object): boolean {
+    if (!this.#isPlain(value)) return false;
+    this.#writeNative(value, this.#prefix(frame, key));
+    return true;
+  }
+
+  /** #plain for a sub-tree's root, skipping the levels inside a chain too deep for one walk. */
+  #isPlain(value: object): boolean {
+    const level = this.#stack.length;
+    if (level > this.#deepFrom && level < this.#deepTo) return false;
+    this.#walkNodes = 0;
+    this.#walkBytes = 0;
+    this.#walkTooDeep = false;
+    const plain = !this.#open.has(value) && this.#plain(value, 0);
+    if (this.#walkTooDeep) {
+      // A chain deeper than a walk: the next levels would walk (most of) it again, so skip some.
+      this.#deepFrom = level;
+      this.#deepTo = level + (WALK_DEPTH >> 1);
+    }
+    return plain;
+  }
+
+  #writeNative(value: object, indent: string): void {
+    let text: string;
+    if (!this.#pretty) text = this.#list === null ? nativeStringify(value) : nativeStringify(value, this.#list);
+    else {
+      text = nativeStringify(value, this.#list, this.#nativeSpace);
+      if (indent !== "") text = text.replaceAll("\n", "\n" + indent);
+    }
+    this.#text += text;
   }
 
   #container(value: object, indent: string): void {
@@ -457,7 +532,8 @@ class Serializer {
       let iterator: AsyncIterator<unknown> | null = null;
       if (isReadableStream(value)) reader = value.getReader();
       else {
-        const method = (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator];
+        // `in` first: a Proxy's get trap must not run for a property JSON.stringify never reads.
+        const method = Symbol.asyncIterator in value ? (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] : undefined;
         if (typeof method === "function") {
           iterator = method.call(value);
           if (typeof iterator !== "object" || iterator === null) {
@@ -471,33 +547,10 @@ class Serializer {
         return;
       }
     }
-    const level = this.#stack.length;
-    if (this.#replacer === null && !(level > this.#deepFrom && level < this.#deepTo)) {
-      this.#walkNodes = 0;
-      this.#walkBytes = 0;
-      this.#walkTooDeep = false;
-      const plain = this.#plain(value, 0);
-      if (this.#walkTooDeep) {
-        // A chain deeper than a walk: the next levels would walk (most of) it again, so skip some.
-        this.#deepFrom = level;
-        this.#deepTo = level + (WALK_DEPTH >> 1);
-      }
-      if (plain) {
-        let text: string;
-        if (!this.#pretty) text = this.#list === null ? nativeStringify(value) : nativeStringify(value, this.#list);
-        else {
-          text = nativeStringify(value, this.#list, this.#nativeSpace);
-          if (indent !== "") text = text.replaceAll("\n", "\n" + indent);
-        }
-        this.#text += text;
-        return;
-      }
-    }
+    // No native JSON.stringify of `value` itself here: it would read `value.toJSON`, which JSON.stringify
+    // reads only on raw values (#writePlain), not on what toJSON or the replacer returned.
     if (Array.isArray(value)) {
-      const raw: unknown = (value as unknown[]).length;
-      let length = +(raw as number);
-      length = length > 0 ? Math.min(Math.floor(length), Number.MAX_SAFE_INTEGER) : 0;
-      this.#push(ARRAY, value, null, length, indent, null, null);
+      this.#push(ARRAY, value, null, toLength((value as unknown[]).length), indent, null, null);
       this.#text += "[";
     } else {
       const keys = this.#list ?? objectKeys(value);
@@ -554,8 +607,9 @@ class Serializer {
     if ("toJSON" in value) return false;
     if (this.#async && Symbol.asyncIterator in value) return false;
     if (Array.isArray(value)) {
-      const length = (value as unknown[]).length;
-      if (length > WALK_NODES) return false;
+      // The length through its descriptor: a Proxy's get trap runs only in the native call.
+      const length: unknown = getOwnPropertyDescriptor(value, "length")?.value;
+      if (typeof length !== "number" || length > WALK_NODES) return false;
       for (let i = 0; i < length; i++) {
         const descriptor = getOwnPropertyDescriptor(value, i);
         let item: unknown;
@@ -574,12 +628,18 @@ class Serializer {
         if (this.#async && (value instanceof Promise || isReadableStream(value))) return false;
         if (bigintValueOf !== undefined && value instanceof BigInt) return false;
       }
-      const keys = objectKeys(value);
+      // With a replacer array, the native call reads the listed keys, own or inherited, enumerable or not.
+      const list = this.#list;
+      const keys = list ?? objectKeys(value);
       const length = keys.length;
       for (let i = 0; i < length; i++) {
         const key = keys[i]!;
         const descriptor = getOwnPropertyDescriptor(value, key);
-        if (descriptor === undefined || descriptor.get !== undefined) return false;
+        if (descriptor === undefined) {
+          if (list !== null && !(key in value)) continue;
+          return false; // inherited (or gone): leave it to the exact path
+        }
+        if (descriptor.get !== undefined) return false;
         this.#walkBytes += key.length + 4;
         if (!this.#plainItem(descriptor.value, depth)) return false;
       }
@@ -594,8 +654,10 @@ class Serializer {
    */
   #plainRun(frame: Frame): boolean {
     const array = frame.holder as unknown[];
-    // The slice is an Array: a toJSON inherited from Array.prototype would run on it.
+    // The run is copied into a plain Array (not sliced: slice would read a Proxy's traps and run a
+    // subclass's species constructor), so a toJSON inherited from Array.prototype would run on it.
     if ("toJSON" in ArrayPrototype) return false;
+    const run = this.#run;
     const start = frame.index;
     const length = frame.length;
     this.#walkNodes = 0;
@@ -617,19 +679,24 @@ class Serializer {
         this.#walkBytes = bytes;
         break;
       }
+      run.push(item);
       end++;
     }
-    if (end - start < 2) return false;
+    if (end - start < 2) {
+      run.length = 0;
+      return false;
+    }
     let text: string;
     if (!this.#pretty) {
-      text = this.#list === null ? nativeStringify(array.slice(start, end)) : nativeStringify(array.slice(start, end), this.#list);
+      text = this.#list === null ? nativeStringify(run) : nativeStringify(run, this.#list);
       text = text.slice(1, -1);
     } else {
-      text = nativeStringify(array.slice(start, end), this.#list, this.#nativeSpace);
+      text = nativeStringify(run, this.#list, this.#nativeSpace);
       if (frame.outer !== "") text = text.replaceAll("\n", "\n" + frame.outer);
       // Drop "[" and "\n<outer>]": what is left starts with "\n<indent>", as a member's prefix does.
       text = text.slice(1, text.length - 2 - frame.outer.length);
     }
+    run.length = 0;
     this.#text += frame.members === 0 ? text : "," + text;
     frame.members += end - start;
     frame.index = end;
@@ -665,8 +732,15 @@ class Serializer {
  * the replacer, the replacer's holder and keys (starting with `""` on a
  * wrapper object), replacer arrays, `space`, boxed primitives, `NaN`,
  * `Infinity`, `-0`, holes, key order, lone surrogates, getters (each run
- * once, in the same order), Proxies and null-prototype objects. (A Proxy's
- * traps may run more than once; the output is the same.)
+ * once, in the same order), Proxies and null-prototype objects. User code
+ * (getters, `toJSON`, the replacer, `valueOf`/`toString` of boxed primitives
+ * and of replacer-list entries and `space`) and a Proxy's `get` traps run
+ * exactly as in `JSON.stringify`: as many times, in the same order. A Proxy's
+ * `ownKeys` and `getOwnPropertyDescriptor` traps may run once more, for the
+ * check of a small sub-tree before the native `JSON.stringify` (standard
+ * JavaScript cannot tell a Proxy without running one of its traps), and its
+ * `has` and `getPrototypeOf` traps run for the checks of async values and
+ * boxed primitives. With a replacer function there is no such check.
  *
  * Beyond `JSON.stringify`, unless `async: false`:
  * - a Promise (a real one, not any thenable) is awaited and the value it

@@ -247,6 +247,153 @@ describe("jsonStream exactness", () => {
   });
 });
 
+/** Wraps `target` in a Proxy that logs every trap it runs as `name.trap(key)`. */
+function spy<T extends object>(target: T, log: string[], name: string): T {
+  const handler: ProxyHandler<T> = {};
+  for (const trap of ["get", "has", "ownKeys", "getOwnPropertyDescriptor", "getPrototypeOf", "defineProperty", "set", "deleteProperty"] as const) {
+    (handler as Record<string, unknown>)[trap] = (...args: unknown[]) => {
+      const key = args[1];
+      log.push(`${name}.${trap}${typeof key === "string" || typeof key === "symbol" ? `(${String(key)})` : ""}`);
+      return (Reflect[trap] as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  return new Proxy(target, handler);
+}
+
+/** A value full of user code and Proxies that logs what runs, in order. */
+function tricky(log: string[]): unknown {
+  const boxedNumber = Object.assign(new Number(7), { valueOf: () => (log.push("boxed valueOf"), 7) });
+  const boxedString = Object.assign(new String("s"), { toString: () => (log.push("boxed toString"), "S") });
+  class Items extends Array<unknown> {
+    constructor(...items: unknown[]) {
+      log.push("Items constructor");
+      super(...items);
+    }
+  }
+  const items = new Items();
+  items.push(1, 2, { i: 3 }, 4);
+  const nullProto = Object.create(null) as Record<string, unknown>;
+  Object.defineProperty(nullProto, "g", { enumerable: true, get: () => (log.push("nullProto getter"), [1]) });
+  return {
+    a: spy({ x: 1, y: [1, 2, { z: "q" }], get g() { log.push("getter g"); return 3; } }, log, "A"),
+    arr: spy([1, { k: 2 }, , 4], log, "Arr"),
+    get top() {
+      log.push("getter top");
+      return { t: spy({ u: 1 }, log, "Top") };
+    },
+    t: { toJSON: (key: string) => (log.push(`toJSON ${key}`), spy({ w: 1, inner: spy({ v: 2 }, log, "Inner") }, log, "FromToJSON")) },
+    boxed: [boxedNumber, boxedString, { deep: boxedNumber }],
+    plain: { small: [1, 2, 3], nested: { p: spy({ q: 1 }, log, "P") } },
+    wide: Array.from({ length: 40 }, (_, i) => (i === 20 ? spy({ mid: i }, log, "Mid") : i === 30 ? spy([i], log, "MidArray") : { i })),
+    items,
+    nullProto,
+  };
+}
+
+describe("jsonStream observes the value as JSON.stringify does", () => {
+  const logging = (log: string[]) =>
+    function (this: unknown, key: string, value: unknown) {
+      log.push(`replacer ${key}`);
+      return value;
+    };
+  const list = ["a", "x", "y", "z", "g", "arr", "k", "top", "t", "u", "w", "inner", "v", "boxed", "deep", "plain", "small", "nested", "p", "q", "wide", "i", "mid", "items", "nullProto"];
+  /** Runs JSON.stringify and jsonStream on fresh copies of the same value and returns both outputs and logs. */
+  async function both(options: JsonStreamOptions, withReplacerFunction: boolean) {
+    const expectedLog: string[] = [];
+    const actualLog: string[] = [];
+    const expected = JSON.stringify(tricky(expectedLog), (withReplacerFunction ? logging(expectedLog) : options.replacer) as never, options.space as never);
+    const actual = await textOf(tricky(actualLog), { ...options, ...(withReplacerFunction ? { replacer: logging(actualLog) } : {}) });
+    return { expected, actual, expectedLog, actualLog };
+  }
+
+  for (const async of [true, false]) {
+    for (const space of [undefined, 2]) {
+      test(`jsonStream runs getters, toJSON, the replacer, valueOf and Proxy traps as JSON.stringify does, with a replacer function (async: ${async}, space: ${space})`, async () => {
+        for (const chunkSize of [4, 65536]) {
+          const { expected, actual, expectedLog, actualLog } = await both({ async, space, chunkSize }, true);
+          expect(actual).toBe(expected);
+          // Without the native fast path every trap runs as in JSON.stringify, but for the
+          // has/getPrototypeOf traps of the checks for async values and boxed primitives.
+          const keep = (entry: string) => !/\.(getPrototypeOf|has)\b/.test(entry);
+          expect(actualLog.filter(keep)).toEqual(expectedLog.filter(keep));
+        }
+      });
+
+      test(`jsonStream runs getters, toJSON, valueOf and Proxy get traps as JSON.stringify does, on its fast path (async: ${async}, space: ${space})`, async () => {
+        for (const replacer of [null, list]) {
+          for (const chunkSize of [4, 65536]) {
+            const { expected, actual, expectedLog, actualLog } = await both({ async, space, chunkSize, replacer }, false);
+            expect(actual).toBe(expected);
+            // The check of a small sub-tree before the native JSON.stringify reads a Proxy through
+            // ownKeys/getOwnPropertyDescriptor/has/getPrototypeOf (there is no way to tell a Proxy
+            // without running a trap); never through get, and it runs no user code.
+            const keep = (entry: string) => !/\.(getPrototypeOf|has|ownKeys|getOwnPropertyDescriptor)\b/.test(entry);
+            expect(actualLog.filter(keep)).toEqual(expectedLog.filter(keep));
+            expect(expectedLog).toContain("getter top");
+          }
+        }
+      });
+    }
+  }
+
+  test("jsonStream reads the options as JSON.stringify reads its arguments: the replacer list once, then a boxed space", async () => {
+    const expectedLog: string[] = [];
+    const actualLog: string[] = [];
+    const make = (log: string[]) => {
+      const length = { valueOf: () => (log.push("length valueOf"), 3) };
+      const key = Object.assign(new String("b"), { toString: () => (log.push("key toString"), "b") });
+      const replacer = new Proxy(["a", key, 1], {
+        get(target, property, receiver) {
+          log.push(`list.get(${String(property)})`);
+          return property === "length" ? length : Reflect.get(target, property, receiver);
+        },
+      });
+      const space = Object.assign(new Number(2), { valueOf: () => (log.push("space valueOf"), 2) });
+      return { replacer: replacer as never, space: space as never };
+    };
+    const value = { a: 1, b: { a: 2, 1: 3, c: 4 }, 1: 5 };
+    const e = make(expectedLog);
+    const expected = JSON.stringify(value, e.replacer, e.space);
+    const a = make(actualLog);
+    const actual = await textOf(value, { replacer: a.replacer, space: a.space });
+    expect(actual).toBe(expected);
+    expect(actualLog).toEqual(expectedLog);
+    expect(actualLog.filter((entry) => entry === "length valueOf")).toHaveLength(1);
+  });
+
+  test("jsonStream with a replacer list reads listed keys that are inherited or not enumerable, as JSON.stringify does", async () => {
+    const log: string[] = [];
+    const proto = { get inherited() { log.push("inherited getter"); return { n: 1 }; }, big: 1n };
+    const value = { own: Object.create(proto) as object };
+    Object.defineProperty(value.own, "hidden", { value: [1, 2], enumerable: false });
+    const expectedLog: string[] = [];
+    const expected = JSON.stringify(value, ["own", "inherited", "hidden"]);
+    expectedLog.push(...log.splice(0));
+    expect(await textOf(value, { replacer: ["own", "inherited", "hidden"] })).toBe(expected);
+    expect(log).toEqual(expectedLog);
+    const error = await errorOf(jsonStream(value, { replacer: ["own", "big"] }));
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain("$.own.big");
+    const promised = { own: Object.create({ later: Promise.resolve("done") }) as object };
+    expect(await textOf(promised, { replacer: ["own", "later"] })).toBe('{"own":{"later":"done"}}');
+  });
+
+  test("jsonStream writes a wide array subclass without constructing one", async () => {
+    const log: string[] = [];
+    class Tagged extends Array<unknown> {
+      constructor(...items: unknown[]) {
+        log.push("constructor");
+        super(...items);
+      }
+    }
+    // Wider than one check of a sub-tree: written as runs of plain items.
+    const tagged = Tagged.from({ length: 3000 }, (_, i) => ({ i }));
+    log.length = 0;
+    await expectSame({ tagged });
+    expect(log).toEqual([]);
+  });
+});
+
 describe("jsonStream laziness", () => {
   test("jsonStream reads nothing of the value before the first read", async () => {
     let reads = 0;
@@ -535,6 +682,31 @@ describe("jsonStream async values", () => {
     }
     if (expected === undefined) expect(await errorOf(jsonStream(withStream, { async: false }))).toBeInstanceOf(TypeError);
     else expect(await textOf(withStream, { async: false })).toBe(expected);
+  });
+
+  test("jsonStream does not treat an object that merely inherits from Promise.prototype as a Promise", async () => {
+    const value = { fake: Object.assign(Object.create(Promise.prototype) as object, { a: 1 }) };
+    expect(await textOf(value)).toBe(JSON.stringify(value));
+  });
+
+  test("jsonStream does not call return() on an iterator whose next() threw", async () => {
+    const thrown = new Error("next failed");
+    let returned = false;
+    const iterable = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          throw thrown;
+        },
+        return: () => {
+          returned = true;
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      }),
+    };
+    const error = await errorOf(jsonStream({ rows: iterable }));
+    expect(error).toBe(thrown);
+    expect((error as { jsonPath?: string }).jsonPath).toBe("$.rows[0]");
+    expect(returned).toBe(false);
   });
 
   test("jsonStream does not treat a thenable as a Promise", async () => {
