@@ -212,7 +212,20 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    super(decompressor(name, true, max));
+    const work = { pushes: 0 };
+    super(decompressor(name, true, max, work));
+    this.#work = work;
+  }
+
+  #work = { pushes: 0 };
+
+  /**
+   * How many times the input was handed to fflate's inflater (0 with the native engine). For
+   * tests that check a stored block arriving in small pieces is inflated in one go.
+   * @internal
+   */
+  get _work(): { inflatePushes: number } {
+    return { inflatePushes: this.#work.pushes };
   }
 }
 
@@ -250,7 +263,20 @@ export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    super(decompressor(name, false, max));
+    const work = { pushes: 0 };
+    super(decompressor(name, false, max, work));
+    this.#work = work;
+  }
+
+  #work = { pushes: 0 };
+
+  /**
+   * How many times the input was handed to fflate's inflater (0 with the native engine). For
+   * tests that check a stored block arriving in small pieces is inflated in one go.
+   * @internal
+   */
+  get _work(): { inflatePushes: number } {
+    return { inflatePushes: this.#work.pushes };
   }
 }
 
@@ -593,9 +619,10 @@ class Pending {
   view(): Uint8Array {
     return this.bytes.subarray(0, this.length);
   }
-  clear(): void {
+  /** Empties the buffer, dropping it if it grew past `keep` bytes. */
+  clear(keep = 4096): void {
     this.length = 0;
-    if (this.bytes.length > 4096) this.bytes = new Uint8Array(64);
+    if (this.bytes.length > keep) this.bytes = new Uint8Array(64);
   }
 }
 
@@ -651,7 +678,27 @@ function readU32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-function decompressor(name: string, gzip: boolean, max: number): Transformer<Uint8Array, Uint8Array> {
+/**
+ * How many bytes fflate still needs, beyond those it holds, to finish the stored block it is
+ * waiting for; 0 when it is not waiting for one (or its length has not arrived). fflate copies
+ * what it holds into every push until a stored block is complete, so feeding it one in small
+ * pieces would be quadratic; these bytes are gathered here and pushed at once.
+ */
+function storedMissing(inflate: Inflate): number {
+  const { p, s } = inflate as unknown as InflateState;
+  if (s.l) return 0;
+  const pos = s.p ?? 0;
+  if (p.length * 8 < pos + 3) return 0;
+  const at = pos >> 3;
+  // BFINAL is the first bit, BTYPE the next two; 00 is a stored block.
+  if ((((p[at]! | ((p[at + 1] ?? 0) << 8)) >> (pos & 7)) & 6) !== 0) return 0;
+  const start = (pos + 10) >> 3;
+  if (p.length < start + 2) return 0;
+  const end = start + 4 + (p[start]! | (p[start + 1]! << 8));
+  return end > p.length ? end - p.length : 0;
+}
+
+function decompressor(name: string, gzip: boolean, max: number, work: { pushes: number }): Transformer<Uint8Array, Uint8Array> {
   let controller!: TransformStreamDefaultController<Uint8Array>;
   type State = "header" | "body" | "trailer" | "between";
   let state: State = gzip ? "header" : "body";
@@ -678,29 +725,58 @@ function decompressor(name: string, gzip: boolean, max: number): Transformer<Uin
     });
   };
 
+  /** Input held back until it completes the stored block fflate waits for. */
+  const stash = new Pending();
+  let stashNeed = 0;
+  /** What followed the end of the deflate stream in fflate's hands, when `push` returns true. */
+  let left: Uint8Array = new Uint8Array(0);
+
+  /** Pushes `piece` to fflate; true when the deflate stream ended. */
+  const push = (piece: Uint8Array): boolean => {
+    const inf = inflate!;
+    work.pushes++;
+    try {
+      inf.push(piece, false);
+    } catch (error) {
+      if (error === overflow) throw error;
+      const where = gzip ? ` in member ${member}` : "";
+      throw new Error(`${name}: corrupt deflate data${where}: ${(error as Error).message}`, { cause: error });
+    }
+    const st = (inf as unknown as InflateState).s;
+    if (st.f && !st.l) {
+      left = (inf as unknown as InflateState).p.subarray(((st.p ?? 0) + 7) >> 3);
+      return true;
+    }
+    stashNeed = storedMissing(inf);
+    return false;
+  };
+
   /** Feeds deflate data; returns what follows the end of the deflate stream, or undefined. */
   const inflateSome = (data: Uint8Array): Uint8Array | undefined => {
     let offset = 0;
     while (offset < data.length) {
-      const end = Math.min(data.length, offset + sliceFor(max - total, SLICE));
-      const inf = inflate!;
-      try {
-        inf.push(data.subarray(offset, end), false);
-      } catch (error) {
-        if (error === overflow) throw error;
-        const where = gzip ? ` in member ${member}` : "";
-        throw new Error(`${name}: corrupt deflate data${where}: ${(error as Error).message}`, { cause: error });
+      let ended: boolean;
+      if (stashNeed > 0) {
+        const take = Math.min(stashNeed - stash.length, data.length - offset);
+        stash.append(data.subarray(offset, offset + take));
+        offset += take;
+        if (stash.length < stashNeed) return undefined;
+        stashNeed = 0;
+        // fflate copies what it keeps of a push, so the stash can be reused afterwards.
+        ended = push(stash.view());
+        stash.clear(1 << 17);
+      } else {
+        const end = Math.min(data.length, offset + sliceFor(max - total, SLICE));
+        ended = push(data.subarray(offset, end));
+        offset = end;
       }
-      offset = end;
-      const st = (inf as unknown as InflateState).s;
-      if (st.f && !st.l) {
-        const rest = (inf as unknown as InflateState).p.subarray(((st.p ?? 0) + 7) >> 3);
+      if (ended) {
         const tail = data.subarray(offset);
-        if (tail.length === 0) return rest;
-        if (rest.length === 0) return tail;
-        const joined = new Uint8Array(rest.length + tail.length);
-        joined.set(rest);
-        joined.set(tail, rest.length);
+        if (tail.length === 0) return left;
+        if (left.length === 0) return tail;
+        const joined = new Uint8Array(left.length + tail.length);
+        joined.set(left);
+        joined.set(tail, left.length);
         return joined;
       }
     }

@@ -255,6 +255,29 @@ describe("GunzipStream", () => {
     expectBytes(await through([text], new GunzipStream()), TEXT.subarray(0, 1000));
   });
 
+  test("GunzipStream reads stored blocks (level 0) split at every byte offset and one byte at a time", async () => {
+    const input = TEXT.subarray(0, 140_000); // three stored blocks
+    const gz = await through([input], new GzipStream({ level: 0 }));
+    for (let cut = 0; cut <= gz.length; cut += cut < 40 || gz.length - cut < 40 ? 1 : 997) {
+      expectBytes(await through(cutAt(gz, [cut, cut + 65_536]), new GunzipStream()), input);
+    }
+    expectBytes(await through(pieces(gz, 1), new GunzipStream()), input);
+    await expect(through(pieces(gz.subarray(0, 70_000), 100), new GunzipStream())).rejects.toThrow(/inside the compressed data of member 1 \(truncated\)/);
+  });
+
+  test("GunzipStream hands a stored block arriving in small pieces to fflate once, not once per piece", async () => {
+    // fflate copies all it holds of an unfinished stored block into every push: quadratic.
+    const input = TEXT.subarray(0, 200_000); // four stored blocks
+    const gz = await through([input], new GzipStream({ level: 0 }));
+    const gunzip = new GunzipStream();
+    expectBytes(await through(pieces(gz, 100), gunzip), input);
+    expect(gunzip._work.inflatePushes).toBeLessThanOrEqual(12);
+    const inflate = new InflateStream();
+    const raw = await through([input], new DeflateStream({ level: 0 }));
+    expectBytes(await through(pieces(raw, 64), inflate), input);
+    expect(inflate._work.inflatePushes).toBeLessThanOrEqual(12);
+  });
+
   test("GunzipStream errors on a bad deflate body instead of closing", async () => {
     const gz = await through([TEXT.subarray(0, 10_000)], new GzipStream());
     const c = gz.slice();
