@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { pathToFileURL } from "node:url";
 
 /** Options of {@linkcode startUploadServer}. */
 export interface UploadServerOptions {
@@ -128,4 +129,14 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+// Run as a program (`node --import tsx demo/pipeline_server.ts`), it prints its URL on one
+// line and serves until its standard input ends: a server in a process of its own, so that
+// a benchmark measures the client's memory without the server's.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const server = await startUploadServer();
+  console.log(server.url);
+  process.stdin.resume();
+  process.stdin.on("end", () => void server.close().then(() => process.exit(0)));
 }

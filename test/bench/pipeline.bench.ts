@@ -1,19 +1,33 @@
 // The flagship pipeline (demo/pipeline.ts) against the eager way of doing the
 // same job: JSON.stringify -> TextEncoder -> fflate gzipSync -> one fetch with
 // the whole body, the archive file written at the end. Both talk to the same
-// local upload server, which runs in this process (and in each memory child).
+// local upload server, which runs in a process of its own (one per benchmark
+// process and memory child), so that peak memory is the client's alone.
 //   node --expose-gc --import tsx test/bench/pipeline.bench.ts ["20 MB"|"100 MB"|"300 MB"] [--no-memory]
+import { spawn } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "fflate";
 import { makeAuction, type Auction } from "../../demo/auction.ts";
 import { runPipeline } from "../../demo/pipeline.ts";
 import type { GzipOptions } from "../../lib/gzip.ts";
-import { startUploadServer } from "../../demo/pipeline_server.ts";
 import { main, suite } from "./_harness.ts";
 
-const server = await startUploadServer();
+const serverProcess = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../demo/pipeline_server.ts", import.meta.url))], {
+  stdio: ["pipe", "pipe", "inherit"],
+});
+const server = {
+  url: await new Promise<string>((resolve, reject) => {
+    serverProcess.once("error", reject);
+    serverProcess.stdout!.once("data", (line: Buffer) => resolve(line.toString().trim()));
+  }),
+  close: () => new Promise<void>((resolve) => {
+    serverProcess.once("exit", () => resolve());
+    serverProcess.stdin!.end();
+  }),
+};
 const archive = join(tmpdir(), `sluice-pipeline-bench-${process.pid}.json.gz`);
 
 /**
