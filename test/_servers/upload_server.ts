@@ -15,9 +15,11 @@
 //   GET /download?bytes=N&chunk=K&delayMs=D
 //                              N bytes 0,1,2,...255,0,... in chunks of K, D ms apart
 //   GET /health                "ok"
+//   GET /sse?script=...        SseEncoderStream output: see ./sse_route.ts
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { streamEvents } from "./sse_route.ts";
 
 /** What a server saw of one upload. */
 export interface UploadRecord {
@@ -197,6 +199,7 @@ export function createUploadHandler() {
     if (req.method === "GET" && path.startsWith("/uploads/")) return query(res, decodeURIComponent(path.slice(9)), url);
     if (req.method === "GET" && path === "/download") return download(res, url);
     if (req.method === "GET" && path === "/health") return send(res, 200, "ok", "text/plain");
+    if (req.method === "GET" && path === "/sse") return streamEvents(req, res, url);
     req.resume();
     send(res, 404, { error: `no route for ${req.method} ${path}` });
   }
