@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Decoder, type DecoderOptions, Encoder, type EncoderOptions } from "@msgpack/msgpack";
+import { DecodeError, Decoder, type DecoderOptions, Encoder, type EncoderOptions } from "@msgpack/msgpack";
 import { describeValue, enqueueAll } from "./_internal.ts";
 
 /** Options of {@linkcode MsgpackEncoderStream}: those of @msgpack/msgpack's `Encoder`, and batching. */
@@ -86,8 +86,10 @@ const DEFAULT_LIMITS = {
  * the bytes of a partly filled chunk are dropped.
  *
  * **Error behavior:** a value that cannot be encoded (a function, a symbol, a
- * bigint without `useBigInt64`, ...) errors the stream with the encoder's
- * error. `undefined` is encoded as nil, as @msgpack/msgpack does.
+ * bigint without `useBigInt64`, ...) errors the stream with a `TypeError` that
+ * names the value's position in the stream and its type, with the encoder's
+ * error as `cause` (other encoder errors, such as too deep nesting, keep their
+ * class). `undefined` is encoded as nil, as @msgpack/msgpack does.
  *
  * @example Encode a stream of values
  * ```ts
@@ -124,6 +126,8 @@ export class MsgpackEncoderStream extends TransformStream<unknown, Uint8Array> {
     let filled = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let controller!: TransformStreamDefaultController<Uint8Array>;
+    /** How many values were written before the current one, for error messages. */
+    let index = 0;
 
     const emit = (): void => {
       if (timer !== undefined) {
@@ -159,7 +163,14 @@ export class MsgpackEncoderStream extends TransformStream<unknown, Uint8Array> {
       },
       transform(value) {
         // A view into the encoder's own buffer, valid until the next encode: copied below, never enqueued.
-        const bytes = encoder.encodeSharedRef(value);
+        let bytes: Uint8Array;
+        try {
+          bytes = encoder.encodeSharedRef(value);
+        } catch (error) {
+          throw encodeFailure(error, value, index, encoderOptions.useBigInt64 === true);
+        } finally {
+          index++;
+        }
         const length = bytes.length;
         if (length >= chunkSize) {
           emit();
@@ -184,6 +195,19 @@ export class MsgpackEncoderStream extends TransformStream<unknown, Uint8Array> {
     super(transformer);
     this.chunkSize = chunkSize;
   }
+}
+
+/**
+ * The encoder's error for value number `index`, with what the value was (the library says only
+ * "Unrecognized object: [object BigInt]"); a type MessagePack cannot hold is a `TypeError`.
+ */
+function encodeFailure(error: unknown, value: unknown, index: number, useBigInt64: boolean): unknown {
+  if (!(error instanceof Error)) return error;
+  let hint = "";
+  if (typeof value === "bigint" && !useBigInt64) hint = " (pass useBigInt64: true to encode bigints as 64-bit integers)";
+  const message = `MsgpackEncoderStream: cannot encode value ${index}, ${describeValue(value)}${hint}: ${error.message}`;
+  const Kind = /^Unrecognized object/.test(error.message) ? TypeError : error instanceof RangeError ? RangeError : Error;
+  return new Kind(message, { cause: error });
 }
 
 function checkLimit(name: string, value: unknown): number {
@@ -214,6 +238,8 @@ class Boundaries {
   need = 0;
   /** Bytes looked at in all (headers and skipped payloads alike), for tests. */
   scanned = 0;
+  /** The stream offset of the scanned buffer's first byte, for error messages. */
+  base = 0;
   #limits: Limits;
 
   constructor(limits: Limits) {
@@ -265,7 +291,8 @@ class Boundaries {
           case 0xdd: count = this.#length("array", u32(bytes, p + 1), limits.maxArrayLength); size = header; break;
           case 0xde: count = 2 * this.#length("map", u16(bytes, p + 1), limits.maxMapLength); size = header; break;
           case 0xdf: count = 2 * this.#length("map", u32(bytes, p + 1), limits.maxMapLength); size = header; break;
-          default: size = header; // fixed-size scalars and fixext; 0xc1 (never used) is left to the decoder
+          case 0xc1: throw new DecodeError(`MsgpackDecoderStream: byte 0xc1 at stream offset ${this.base + p} is not MessagePack (that type byte is never used)`);
+          default: size = header; // fixed-size scalars and fixext
         }
       }
       if (p + size > end) {
@@ -355,7 +382,9 @@ function u32(bytes: Uint8Array, p: number): number {
  * **Error behavior:** a chunk that is not a `Uint8Array` errors the stream
  * with a `TypeError`. A length past a limit errors it with a `RangeError` as
  * soon as the header is seen, before the payload arrives. Bytes that are not
- * MessagePack error it with the decoder's `DecodeError`. Input that ends
+ * MessagePack error it with a `DecodeError` that says where in the stream they
+ * were (the byte offset of an unused type byte, else the range of the values
+ * being decoded). Input that ends
  * inside a value errors it with a `RangeError` that says how many bytes were
  * left over.
  *
@@ -400,14 +429,30 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
     // The bytes of a value that spans chunks; it always starts at that value.
     let pending: Uint8Array | undefined;
     let held = 0;
+    // Stream offsets (bytes before them in all the input) of the current chunk and of `pending`.
+    let consumed = 0;
+    let chunkBase = 0;
+    let pendingBase = 0;
     let controller!: TransformStreamDefaultController<unknown>;
 
-    /** Decodes the complete values in `bytes` and enqueues them; a promise when it has to wait for the reader. */
-    const decodeAll = (bytes: Uint8Array): void | Promise<void> => {
+    /**
+     * Decodes the complete values in `bytes`, which start at stream offset `at`, and enqueues
+     * them; a promise when it has to wait for the reader. The library's DecodeError says what was
+     * wrong but not where: the message gains the stream bytes the failing values came from.
+     */
+    const decodeAll = (bytes: Uint8Array, at: number): void | Promise<void> => {
       calls.count++;
-      // One chunk can hold hundreds of thousands of small values: past MAX_QUEUED unread
-      // ones, the rest waits for the reader.
-      return enqueueAll(controller, decoder.decodeMulti(bytes));
+      const where = (error: unknown): never => {
+        if (!(error instanceof DecodeError)) throw error;
+        throw new DecodeError(`MsgpackDecoderStream: cannot decode the values in stream bytes ${at} to ${at + bytes.length}: ${error.message}`);
+      };
+      try {
+        // One chunk can hold hundreds of thousands of small values: past MAX_QUEUED unread
+        // ones, the rest waits for the reader.
+        return enqueueAll(controller, decoder.decodeMulti(bytes))?.catch(where);
+      } catch (error) {
+        return where(error);
+      }
     };
     const tooLarge = (size: number): never => {
       throw new RangeError(`MsgpackDecoderStream: a value of at least ${size} bytes exceeds maxValueSize (${maxValueSize})`);
@@ -426,6 +471,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
     const takeChunk = (chunk: Uint8Array, start: number): void | Promise<void> => {
       boundaries.open.length = 0;
       boundaries.pos = start;
+      boundaries.base = chunkBase;
       const end = chunk.length;
       const complete = boundaries.scan(chunk, end);
       if (complete !== end) {
@@ -434,12 +480,13 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
         const have = end - first;
         boundaries.pos -= first;
         boundaries.need -= first;
+        pendingBase = chunkBase + first;
         if (boundaries.need > maxValueSize) tooLarge(boundaries.need);
         pending = new Uint8Array(Math.max(Math.min(boundaries.need, 2 * have), have, 1024));
         pending.set(first === 0 ? chunk : chunk.subarray(first), 0);
         held = have;
       }
-      if (complete !== -1) return decodeAll(start === 0 && complete === end ? chunk : chunk.subarray(start, complete));
+      if (complete !== -1) return decodeAll(start === 0 && complete === end ? chunk : chunk.subarray(start, complete), chunkBase + start);
     };
 
     const transformer: Transformer<Uint8Array, unknown> = {
@@ -452,6 +499,8 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
         }
         const length = chunk.length;
         if (length === 0) return;
+        chunkBase = consumed;
+        consumed += length;
         if (pending === undefined) return takeChunk(chunk, 0);
         // Add to the value that spans chunks, copying little beyond what it is known to need, so
         // that the bytes after its end are read from the chunk itself.
@@ -463,6 +512,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
           offset += take;
           // Not enough yet for the next header or payload: no need to look again.
           if (held < boundaries.need) continue;
+          boundaries.base = pendingBase;
           const complete = boundaries.scan(pending!, held);
           if (complete !== -1) {
             // Complete: decode, and never write those bytes again (binaries are views of them).
@@ -470,7 +520,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
             const next = offset - (held - complete);
             pending = undefined;
             held = 0;
-            const emitting = decodeAll(value);
+            const emitting = decodeAll(value, pendingBase);
             if (next === length) return emitting;
             return emitting ? emitting.then(() => takeChunk(chunk, next)) : takeChunk(chunk, next);
           }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { decode, decodeMulti, encode, ExtensionCodec } from "@msgpack/msgpack";
-import { Packr, Unpackr } from "msgpackr";
+import { decode, DecodeError, decodeMulti, encode, EXT_TIMESTAMP, ExtensionCodec } from "@msgpack/msgpack";
+import { addExtension, Packr, Unpackr } from "msgpackr";
 import { MsgpackDecoderStream, type MsgpackDecoderOptions, MsgpackEncoderStream, type MsgpackEncoderOptions } from "../lib/msgpack.ts";
 import { collect, concat, cutAt, deferred, delay, sequence, streamOf } from "./_util.ts";
 
@@ -194,8 +194,23 @@ describe("MsgpackDecoderStream", () => {
     expect(await decodeChunks(pieces(bytes, 500), { maxValueSize: bytes.length })).toHaveLength(1);
   });
 
-  test("MsgpackDecoderStream passes the library's DecodeError for bytes that are not MessagePack", async () => {
-    await expect(decodeChunks([new Uint8Array([0x01, 0xc1])])).rejects.toThrow(/Unrecognized type byte/);
+  test("MsgpackDecoderStream errors with a DecodeError naming the stream offset of a byte that is not MessagePack", async () => {
+    const bytes = concat([encode({ a: [1, 2] }), new Uint8Array([0x93, 1, 0xc1, 3])]);
+    for (const chunks of [[bytes], pieces(bytes, 1), pieces(bytes, 4)]) {
+      const error = await decodeChunks(chunks).catch((e) => e);
+      expect(error).toBeInstanceOf(DecodeError);
+      expect(error.message).toBe("MsgpackDecoderStream: byte 0xc1 at stream offset 8 is not MessagePack (that type byte is never used)");
+    }
+  });
+
+  test("MsgpackDecoderStream errors with the library's DecodeError and the stream bytes it came from", async () => {
+    // A timestamp extension (type -1) of 3 bytes: the decoder knows only 4, 8 and 12.
+    const bad = new Uint8Array([0xc7, 3, 0xff, 0, 0, 0]);
+    for (const chunks of [[encode("ok"), bad], [concat([encode("ok"), bad])], pieces(concat([encode("ok"), bad]), 2)]) {
+      const error = await decodeChunks(chunks).catch((e) => e);
+      expect(error).toBeInstanceOf(DecodeError);
+      expect(error.message).toMatch(/^MsgpackDecoderStream: cannot decode the values in stream bytes (0|3) to 9: .*timestamp/);
+    }
   });
 
   test("MsgpackDecoderStream rejects bad limits at construction and a chunk that is not bytes", async () => {
@@ -284,9 +299,19 @@ describe("MsgpackEncoderStream", () => {
     expect((await reader.read()).done).toBe(true);
   });
 
-  test("MsgpackEncoderStream errors with the encoder's error for a value it cannot encode", async () => {
-    await expect(encodeValues([1, () => 2])).rejects.toThrow(/Unrecognized object/);
-    await expect(encodeValues([10n])).rejects.toThrow(/Unrecognized object/);
+  test("MsgpackEncoderStream errors with a TypeError naming the value it cannot encode", async () => {
+    const fn = await encodeValues([1, () => 2]).catch((e) => e);
+    expect(fn).toBeInstanceOf(TypeError);
+    expect(fn.message).toBe("MsgpackEncoderStream: cannot encode value 1, function: Unrecognized object: [object Function]");
+    expect(fn.cause).toBeInstanceOf(Error);
+    await expect(encodeValues(["a", "b", 10n])).rejects.toThrow(
+      "MsgpackEncoderStream: cannot encode value 2, bigint 10 (pass useBigInt64: true to encode bigints as 64-bit integers): Unrecognized object: [object BigInt]",
+    );
+    await expect(encodeValues([Symbol("s")])).rejects.toThrow(TypeError);
+    const deep: unknown[] = [];
+    let inner = deep;
+    for (let i = 0; i < 200; i++) inner.push((inner = []));
+    await expect(encodeValues([deep])).rejects.toThrow(/cannot encode value 0, Array: Too deep/);
   });
 
   test("MsgpackEncoderStream passes options through: useBigInt64, extension codecs, sortKeys", async () => {
@@ -342,6 +367,52 @@ describe("MessagePack interoperability and round trips", () => {
   test("msgpackr decodes what MsgpackEncoderStream encodes", async () => {
     const bytes = concat(await encodeValues(interop, { chunkSize: 64 }));
     expect(new Unpackr({ useRecords: false, int64AsType: "number" }).unpackMultiple(bytes)).toEqual(interop);
+  });
+
+  test("timestamps interoperate with msgpackr in all three sizes", async () => {
+    // 32-bit seconds, 64-bit with nanoseconds, 96-bit for times before 1970 or after 2514.
+    const dates = [new Date(0), new Date(1e12), new Date(1_700_000_000_123), new Date(Date.UTC(2600, 0, 1)), new Date(-1000), new Date(-1)];
+    const packr = new Packr({ useRecords: false });
+    const theirs = concat(dates.map((d) => packr.pack(d)));
+    expect(await decodeChunks(pieces(theirs, 3))).toEqual(dates);
+    const ours = concat(await encodeValues(dates));
+    expect(new Unpackr({ useRecords: false }).unpackMultiple(ours)).toEqual(dates);
+    // Both sides use the timestamp extension type, -1.
+    expect(EXT_TIMESTAMP).toBe(-1);
+    expect(ours[1]).toBe(0xff);
+  });
+
+  test("64-bit integers interoperate with msgpackr as bigints with useBigInt64", async () => {
+    const big = [1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 64n - 1n, -5n];
+    const theirs = concat(big.map((n) => new Packr({ useRecords: false }).pack(n)));
+    expect(await decodeChunks(pieces(theirs, 5), { useBigInt64: true })).toEqual(big);
+    const ours = concat(await encodeValues(big, { useBigInt64: true }));
+    expect(new Unpackr({ useRecords: false, int64AsType: "bigint" }).unpackMultiple(ours)).toEqual(big);
+    // Without useBigInt64, 64-bit integers decode as numbers (as @msgpack/msgpack documents).
+    expect(await decodeChunks([new Packr({ useRecords: false }).pack(2n ** 40n)])).toEqual([2 ** 40]);
+  });
+
+  test("extension types interoperate with msgpackr both ways", async () => {
+    class Point {
+      constructor(readonly x: number, readonly y: number) {}
+    }
+    addExtension({
+      Class: Point,
+      type: 42,
+      pack: (p: Point) => new Uint8Array([p.x, p.y]),
+      unpack: (data: Uint8Array) => new Point(data[0]!, data[1]!),
+    });
+    const codec = new ExtensionCodec();
+    codec.register({
+      type: 42,
+      encode: (v) => (v instanceof Point ? new Uint8Array([v.x, v.y]) : null),
+      decode: (data) => new Point(data[0]!, data[1]!),
+    });
+    const points = [new Point(1, 2), { at: new Point(200, 4) }];
+    const theirs = concat(points.map((p) => new Packr({ useRecords: false }).pack(p)));
+    expect(await decodeChunks(pieces(theirs, 2), { extensionCodec: codec })).toEqual(points);
+    const ours = concat(await encodeValues(points, { extensionCodec: codec }));
+    expect(new Unpackr({ useRecords: false }).unpackMultiple(ours)).toEqual(points);
   });
 
   // MessagePack keeps neither -0 (it becomes an integer 0) nor a "__proto__" key (decoded as a plain property
