@@ -305,6 +305,10 @@ export function opfsSink(name: string): OpfsSink {
       guarded(async () => {
         dir = (await storage.getDirectory!()) as OpfsDirectory;
         handle = await dir.getFileHandle(temp, { create: true });
+        if (typeof handle.createWritable !== "function") {
+          // Safari before 26 writes OPFS files only from a worker, through sync access handles.
+          throw new TypeError("opfsSink: this browser cannot write OPFS files from this thread (FileSystemFileHandle.createWritable is missing)");
+        }
         writer = (await handle.createWritable()).getWriter();
       }),
     write: (chunk) =>

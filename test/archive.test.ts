@@ -232,6 +232,41 @@ describe("opfsSink", () => {
     expect((await entries()).filter((e) => e.includes(name))).toEqual([]);
   });
 
+  test("opfsSink completes the archive when the consumer of stream cancels half-way", async () => {
+    const name = `cancelled-${Date.now()}.gz`;
+    const { stream, archived } = captureArchive(streamOf(CHUNKS), opfsSink(name));
+    const reader = stream.getReader();
+    for (let i = 0; i < 3; i++) await reader.read();
+    await reader.cancel(new Error("upload dropped"));
+    expect((await archived).bytes).toBe(ALL.length);
+    expect(same(await gunzip(new Blob([(await read(name)) as Uint8Array<ArrayBuffer>])), ALL)).toBe(true);
+    expect((await entries()).filter((e) => e.includes(name))).toEqual([name]);
+    await remove(name);
+  });
+
+  test("opfsSink that fails to write errors and leaves nothing behind", async () => {
+    const name = `failing-${Date.now()}.bin`;
+    const writer = opfsSink(name).getWriter();
+    await writer.write(new Uint8Array([1, 2, 3]));
+    await expect(writer.write("text" as unknown as Uint8Array)).rejects.toThrow("opfsSink expects Uint8Array chunks, got string \"text\"");
+    await expect(writer.closed).rejects.toThrow(TypeError);
+    await expect.poll(async () => (await entries()).filter((e) => e.includes(name))).toEqual([]);
+  });
+
+  test("opfsSink says so where OPFS files cannot be written from this thread, and leaves nothing", async () => {
+    const name = `nowrite-${Date.now()}.bin`;
+    const proto = FileSystemFileHandle.prototype as { createWritable?: unknown };
+    const saved = Object.getOwnPropertyDescriptor(proto, "createWritable")!;
+    Object.defineProperty(proto, "createWritable", { value: undefined, configurable: true, writable: true });
+    try {
+      const sink = opfsSink(name);
+      await expect(streamOf([new Uint8Array([1])]).pipeTo(sink)).rejects.toThrow(/cannot write OPFS files from this thread/);
+    } finally {
+      Object.defineProperty(proto, "createWritable", saved);
+    }
+    expect((await entries()).filter((e) => e.includes(name))).toEqual([]);
+  });
+
   test("opfsSink replaces an existing file only on close", async () => {
     const name = `replace-${Date.now()}.bin`;
     await streamOf([new Uint8Array([1, 2, 3])]).pipeTo(opfsSink(name));
