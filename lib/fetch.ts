@@ -151,7 +151,10 @@ function upTo(url: URL | undefined): string {
  * `NotSupportedError` that says why and what to do, and `"buffer"` collects
  * the body into a `Blob` of at most `maxBufferBytes` and sends that.
  *
- * The method defaults to `POST`; every other option is passed to `fetch`.
+ * The method defaults to `POST` (or the method of a `Request` given as
+ * `input`, unless that is the default `GET`); every other option is passed
+ * to `fetch`. The `signal` of a `Request` given as `input` aborts the upload
+ * as `init.signal` does.
  * A `ReadableStream` is never handed to a `fetch` that would send it as the
  * text `"[object ReadableStream]"`. Streams from a polyfill are read through
  * a stream of the runtime's own class, so they stream too.
@@ -206,7 +209,9 @@ export async function uploadStream(
   body: ReadableStream<Uint8Array>,
   init: UploadStreamOptions = {},
 ): Promise<Response> {
-  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, signal, ...rest } = init;
+  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, ...rest } = init;
+  // A Request's own signal counts as much as one passed in init (fetch follows both).
+  const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
   if (typeof (body as { getReader?: unknown } | null)?.getReader !== "function") {
     throw new TypeError(`Cannot upload: body must be a ReadableStream, got ${describeValue(body)}`);
   }
@@ -218,7 +223,8 @@ export async function uploadStream(
       `Cannot upload: maxBufferBytes must be a non-negative safe integer, got ${describeValue(maxBufferBytes)}`,
     );
   }
-  const method = rest.method ?? (input instanceof Request ? input.method : "POST");
+  // A Request made without a method says GET, which cannot carry the body: POST then, as for a URL.
+  const method = rest.method ?? (input instanceof Request && input.method !== "GET" ? input.method : "POST");
   if (/^(GET|HEAD)$/i.test(method)) {
     throw new TypeError(`Cannot upload: method must allow a request body, got ${describeValue(method)}`);
   }
