@@ -175,6 +175,10 @@ export class DeflateStream extends TransformStream<Uint8Array, Uint8Array> {
  * CRC16 when FHCRC is set). Reads multi-member files (members back to back, as `cat a.gz b.gz`
  * makes) and any chunking of them, down to one byte at a time.
  *
+ * Backpressure holds within a chunk too: a large or highly compressed chunk is inflated in
+ * steps of about 1 MiB of output, and past a few unread steps the stream waits for its reader,
+ * so one chunk never turns into its whole output in memory at once.
+ *
  * **Cancellation behavior:** cancelling the readable side cancels the writable side (and so,
  * through a pipe, the source) with the same reason.
  *
@@ -600,6 +604,13 @@ const MAX_HEADER = 1 << 20;
 /** Deflate expands at most ~1032:1; bounding each push bounds the output of one step. */
 const MAX_RATIO = 1032;
 const SLICE = 1 << 17;
+/** Input bytes pushed first, before the stream's compression ratio is known. */
+const FIRST_SLICE = 4096;
+/** The output aimed at per push once the ratio is known: bounds each output chunk. */
+const TARGET_OUTPUT = 1 << 20;
+/** Unread output chunks past which inflating waits for the reader, and how few it waits for. */
+const PAUSE_AT = 8;
+const RESUME_AT = 2;
 /** The most bytes written to a platform decompressor at once when a limit is set. */
 const NATIVE_SLICE = 1 << 16;
 
@@ -711,6 +722,10 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
   let inflate: Inflate | undefined;
   // The limit's error, thrown from inside fflate's push: passed on as it is, not as corrupt data.
   let overflow: RangeError | undefined;
+  /** Compressed bytes pushed to fflate so far; with `total`, the ratio that sizes the next push. */
+  let pushed = 0;
+  /** Input not yet inflated when inflating paused for the reader. */
+  let paused: Uint8Array | undefined;
 
   const newInflate = () => {
     inflate = new Inflate((out) => {
@@ -735,6 +750,7 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
   const push = (piece: Uint8Array): boolean => {
     const inf = inflate!;
     work.pushes++;
+    pushed += piece.length;
     try {
       inf.push(piece, false);
     } catch (error) {
@@ -766,7 +782,10 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
         ended = push(stash.view());
         stash.clear(1 << 17);
       } else {
-        const end = Math.min(data.length, offset + sliceFor(max - total, SLICE));
+        // Sized so one push outputs about TARGET_OUTPUT bytes: a chunk of a highly compressed
+        // stream is inflated in steps the reader can keep up with, not all at once.
+        const most = pushed === 0 ? FIRST_SLICE : Math.max(512, Math.min(SLICE, Math.floor(TARGET_OUTPUT * pushed / Math.max(total, pushed))));
+        const end = Math.min(data.length, offset + sliceFor(max - total, most));
         ended = push(data.subarray(offset, end));
         offset = end;
       }
@@ -779,11 +798,22 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
         joined.set(tail, left.length);
         return joined;
       }
+      if (offset < data.length && controller.desiredSize !== null && controller.desiredSize < -PAUSE_AT) {
+        paused = data.subarray(offset);
+        return undefined;
+      }
     }
     return undefined;
   };
 
-  const feed = (input: Uint8Array) => {
+  /** Resolves once the reader has taken most of the output (or the stream has ended), polling with backoff. */
+  const caughtUp = async (): Promise<void> => {
+    for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -RESUME_AT; wait = Math.min(2 * wait || 1, 32)) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  };
+
+  const feed = (input: Uint8Array): void | Promise<void> => {
     let data = input;
     while (data.length > 0) {
       switch (state) {
@@ -813,7 +843,14 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
         case "body": {
           if (!inflate) newInflate();
           const rest = inflateSome(data);
-          if (rest === undefined) return;
+          if (rest === undefined) {
+            if (paused === undefined) return;
+            const more = paused;
+            paused = undefined;
+            return caughtUp().then(() => {
+              if (controller.desiredSize !== null) return feed(more);
+            });
+          }
           inflate = undefined;
           if (!gzip) {
             if (rest.length > 0) throw new Error(`${name}: ${rest.length} unexpected bytes after the end of the deflate stream`);
@@ -857,7 +894,7 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
       if (!gzip && state === "between" && chunk.length > 0) {
         throw new Error(`${name}: ${chunk.length} unexpected bytes after the end of the deflate stream`);
       }
-      feed(chunk);
+      return feed(chunk);
     },
     flush() {
       inflate = undefined;

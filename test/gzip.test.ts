@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { DeflateStream, GunzipStream, GzipStream, InflateStream } from "../lib/gzip.ts";
-import { collect, collectBytes, concat, cutAt, sha256Hex, streamOf } from "./_util.ts";
+import { collect, collectBytes, concat, cutAt, delay, sha256Hex, streamOf } from "./_util.ts";
 
 const polyfilled = (globalThis as { __sluicePolyfilled?: boolean }).__sluicePolyfilled === true;
 const isDeno = "Deno" in globalThis;
@@ -276,6 +276,39 @@ describe("GunzipStream", () => {
     const raw = await through([input], new DeflateStream({ level: 0 }));
     expectBytes(await through(pieces(raw, 64), inflate), input);
     expect(inflate._work.inflatePushes).toBeLessThanOrEqual(12);
+  });
+
+  test("GunzipStream keeps backpressure within one chunk: 64 MiB from one small chunk comes as the reader reads", async () => {
+    const gz = await through([new Uint8Array(64 << 20)], new GzipStream({ level: 1 }));
+    expect(gz.length).toBeLessThan(200_000);
+    const gunzip = new GunzipStream();
+    const writer = gunzip.writable.getWriter();
+    const reader = gunzip.readable.getReader();
+    let written = false;
+    const write = writer.write(gz).then(() => (written = true));
+    let bytes = (await reader.read()).value!.length;
+    // Nothing else is read: the transform must be waiting, not inflating the rest into the queue.
+    await delay(30);
+    expect(written).toBe(false);
+    const close = writer.close();
+    let largest = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      bytes += r.value.length;
+      largest = Math.max(largest, r.value.length);
+    }
+    await write;
+    await close;
+    expect(bytes).toBe(64 << 20);
+    expect(largest).toBeLessThanOrEqual(6 << 20);
+  });
+
+  test("GunzipStream reads empty members between others", async () => {
+    const empty = await through([], new GzipStream());
+    const a = await through([new TextEncoder().encode("a")], new GzipStream());
+    const file = concat([empty, a, empty, empty]);
+    for (const size of [1, 3, file.length]) {
+      expect(new TextDecoder().decode(await through(pieces(file, size), new GunzipStream()))).toBe("a");
+    }
   });
 
   test("GunzipStream errors on a bad deflate body instead of closing", async () => {
