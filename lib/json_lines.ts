@@ -20,12 +20,23 @@ export interface JsonLinesStreamOptions {
 
 const NEWLINE = new Uint8Array([10]);
 
+/** Chunks of one value queued unread past which JsonLinesStream waits for its reader. */
+const MAX_QUEUED_CHUNKS = 16;
+
+/** Resolves once the reader has taken the queue down to `MAX_QUEUED_CHUNKS` (or the stream ended), polling with backoff. */
+async function demand(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
+  // A TransformStream tells its transformer of no read, so polling desiredSize is the portable way.
+  for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED_CHUNKS; wait = Math.min(2 * wait || 1, 32)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
 /**
  * A `TransformStream` that writes each value as one line of JSON followed by
  * `\n`, as UTF-8 bytes. Each line is exactly `JSON.stringify(value, replacer)`
  * (see {@linkcode jsonStream} for the rules, the async values and the errors).
- * Each value's bytes are queued before the next value is taken, so a single
- * huge value is better streamed with `jsonStream` itself.
+ * A value's bytes are made as the output is read (at most 16 chunks are
+ * queued ahead of the reader), also within one large value.
  *
  * **Cancellation behavior:** cancelling the readable side cancels the value
  * being serialised (its inner streams and iterators) and the writable side.
@@ -84,6 +95,8 @@ export class JsonLinesStream extends TransformStream<unknown, Uint8Array> {
             }
             controller.enqueue(first);
             first = r.value;
+            // A large value (say one with a long inner stream) is read as the output is, not queued whole.
+            if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED_CHUNKS) await demand(controller);
           }
           if (first === undefined) return; // cancelled meanwhile
           if (first.length < chunkSize) {

@@ -75,6 +75,21 @@ describe("JsonLinesStream", () => {
     expect(() => new JsonLinesStream({ replacer: 5 as never })).toThrow(TypeError);
   });
 
+  test("JsonLinesStream reads a long inner stream only as its output is read", async () => {
+    let pulls = 0;
+    const rows = new ReadableStream({
+      pull(c) {
+        pulls++;
+        c.enqueue("x".repeat(60));
+      },
+    }, { highWaterMark: 0 });
+    const reader = streamOf([{ rows }]).pipeThrough(new JsonLinesStream({ chunkSize: 64 })).getReader();
+    await reader.read();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(pulls).toBeLessThan(100);
+    await reader.cancel("enough");
+  });
+
   test("JsonLinesStream output parses back to the same values", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.jsonValue(), { maxLength: 10 }), fc.integer({ min: 4, max: 50 }), async (values, chunkSize) => {
