@@ -216,20 +216,21 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    const work = { pushes: 0 };
+    const work = { pushes: 0, headerScanned: 0 };
     super(decompressor(name, true, max, work));
     this.#work = work;
   }
 
-  #work = { pushes: 0 };
+  #work = { pushes: 0, headerScanned: 0 };
 
   /**
-   * How many times the input was handed to fflate's inflater (0 with the native engine). For
-   * tests that check a stored block arriving in small pieces is inflated in one go.
+   * How many times the input was handed to fflate's inflater, and how many header bytes were
+   * searched for the NUL ending a name or comment (0 with the native engine). For tests that
+   * check input arriving in small pieces is not worked over again for each piece.
    * @internal
    */
-  get _work(): { inflatePushes: number } {
-    return { inflatePushes: this.#work.pushes };
+  get _work(): { inflatePushes: number; headerBytesScanned: number } {
+    return { inflatePushes: this.#work.pushes, headerBytesScanned: this.#work.headerScanned };
   }
 }
 
@@ -241,6 +242,9 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
  *
  * **Error behavior:** corrupt data, input that ends before the final deflate block, bytes after
  * the end of the deflate stream, or output past `maxOutputBytes` (a `RangeError`) error the stream.
+ * Raw deflate carries no checksum, and fflate checks less of its structure than zlib does (not
+ * a stored block's NLEN, nor whether a Huffman code is complete): corruption that still parses
+ * gives wrong bytes, not an error. Where integrity matters, use gzip, whose CRC32 is verified.
  *
  * @example Refuse to inflate more than 1 KiB
  * ```ts
@@ -267,20 +271,21 @@ export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    const work = { pushes: 0 };
+    const work = { pushes: 0, headerScanned: 0 };
     super(decompressor(name, false, max, work));
     this.#work = work;
   }
 
-  #work = { pushes: 0 };
+  #work = { pushes: 0, headerScanned: 0 };
 
   /**
-   * How many times the input was handed to fflate's inflater (0 with the native engine). For
-   * tests that check a stored block arriving in small pieces is inflated in one go.
+   * How many times the input was handed to fflate's inflater, and how many header bytes were
+   * searched for the NUL ending a name or comment (0 with the native engine). For tests that
+   * check input arriving in small pieces is not worked over again for each piece.
    * @internal
    */
-  get _work(): { inflatePushes: number } {
-    return { inflatePushes: this.#work.pushes };
+  get _work(): { inflatePushes: number; headerBytesScanned: number } {
+    return { inflatePushes: this.#work.pushes, headerBytesScanned: this.#work.headerScanned };
   }
 }
 
@@ -641,8 +646,24 @@ function hex(b: number): string {
   return "0x" + b.toString(16).padStart(2, "0");
 }
 
+/**
+ * What earlier calls learned about a header arriving in pieces, for FNAME (index 0) and
+ * FCOMMENT (1): where the field starts, how far it is known to hold no NUL, and its NUL once
+ * found. The bytes of a header only ever grow at the end, so this stays true, and a long name
+ * arriving a few bytes at a time is searched once in all, not once per piece.
+ */
+class HeaderScan {
+  readonly from = [-1, -1];
+  readonly clean = [0, 0];
+  readonly nul = [-1, -1];
+  scanned = 0;
+  reset(): void {
+    this.from[0] = this.from[1] = this.nul[0] = this.nul[1] = -1;
+  }
+}
+
 /** The header length, or -1 while incomplete; throws on a header that is not gzip. */
-function headerLength(name: string, b: Uint8Array, member: number): number {
+function headerLength(name: string, b: Uint8Array, member: number, memo: HeaderScan): number {
   const where = `member ${member} header`;
   if ((b.length > 0 && b[0] !== 0x1f) || (b.length > 1 && b[1] !== 0x8b)) {
     const got = Array.from(b.subarray(0, 2), hex).join(" ");
@@ -662,12 +683,19 @@ function headerLength(name: string, b: Uint8Array, member: number): number {
     p += 2 + (b[p]! | (b[p + 1]! << 8));
     if (b.length < p) return -1;
   }
-  for (const bit of [8, 16]) {
-    if (flags & bit) {
-      const nul = b.indexOf(0, p);
-      if (nul < 0) return b.length > MAX_HEADER ? tooLong(name, where) : -1;
-      p = nul + 1;
+  for (let i = 0; i < 2; i++) {
+    if (!(flags & (i === 0 ? 8 : 16))) continue;
+    let nul = memo.from[i] === p ? memo.nul[i]! : -1;
+    if (nul < 0) {
+      const start = memo.from[i] === p ? memo.clean[i]! : p;
+      nul = b.indexOf(0, start);
+      memo.scanned += (nul < 0 ? b.length : nul + 1) - start;
+      memo.from[i] = p;
+      memo.clean[i] = b.length;
+      memo.nul[i] = nul;
     }
+    if (nul < 0) return b.length > MAX_HEADER ? tooLong(name, where) : -1;
+    p = nul + 1;
   }
   if (flags & 2) {
     if (b.length < p + 2) return -1;
@@ -709,7 +737,7 @@ function storedMissing(inflate: Inflate): number {
   return end > p.length ? end - p.length : 0;
 }
 
-function decompressor(name: string, gzip: boolean, max: number, work: { pushes: number }): Transformer<Uint8Array, Uint8Array> {
+function decompressor(name: string, gzip: boolean, max: number, work: { pushes: number; headerScanned: number }): Transformer<Uint8Array, Uint8Array> {
   let controller!: TransformStreamDefaultController<Uint8Array>;
   type State = "header" | "body" | "trailer" | "between";
   let state: State = gzip ? "header" : "body";
@@ -719,6 +747,7 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
   let crc = 0;
   let size = 0;
   const pending = new Pending();
+  const scan = new HeaderScan();
   let inflate: Inflate | undefined;
   // The limit's error, thrown from inside fflate's push: passed on as it is, not as corrupt data.
   let overflow: RangeError | undefined;
@@ -826,7 +855,8 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
           const whole = pending.length === 0;
           if (!whole) pending.append(data);
           const b = whole ? data : pending.view();
-          const n = headerLength(name, b, member);
+          const n = headerLength(name, b, member, scan);
+          work.headerScanned = scan.scanned;
           if (n < 0) {
             if (whole) pending.append(data);
             if (b.length > MAX_HEADER) tooLong(name, `member ${member} header`);
@@ -834,6 +864,7 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
           }
           data = whole ? data.subarray(n) : b.slice(n);
           pending.clear();
+          scan.reset();
           crc = 0;
           size = 0;
           newInflate();

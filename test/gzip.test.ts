@@ -302,6 +302,18 @@ describe("GunzipStream", () => {
     expect(largest).toBeLessThanOrEqual(6 << 20);
   });
 
+  test("GunzipStream searches a long name and comment arriving in small pieces once, not once per piece", async () => {
+    const body = await through([new TextEncoder().encode("named")], new DeflateStream());
+    const trailer = (await through([new TextEncoder().encode("named")], new GzipStream())).subarray(-8);
+    const nameAndComment = new Uint8Array(300_002).fill(0x61);
+    nameAndComment[150_000] = 0;
+    nameAndComment[300_001] = 0;
+    const file = concat([new Uint8Array([0x1f, 0x8b, 8, 8 | 16, 0, 0, 0, 0, 0, 255]), nameAndComment, body, trailer]);
+    const gunzip = new GunzipStream();
+    expect(new TextDecoder().decode(await through(pieces(file, 64), gunzip))).toBe("named");
+    expect(gunzip._work.headerBytesScanned).toBeLessThanOrEqual(2 * nameAndComment.length);
+  });
+
   test("GunzipStream reads empty members between others", async () => {
     const empty = await through([], new GzipStream());
     const a = await through([new TextEncoder().encode("a")], new GzipStream());
