@@ -314,6 +314,23 @@ describe("GunzipStream", () => {
     expect(gunzip._work.headerBytesScanned).toBeLessThanOrEqual(2 * nameAndComment.length);
   });
 
+  test("GunzipStream cancelled while waiting for its reader inside a chunk cancels the source", async () => {
+    const gz = await through([new Uint8Array(32 << 20)], new GzipStream({ level: 1 }));
+    let cancelled: unknown;
+    let sent = false;
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (!sent) c.enqueue(gz);
+        sent = true;
+      },
+      cancel: (reason) => void (cancelled = reason),
+    }, { highWaterMark: 0 });
+    const reader = source.pipeThrough(new GunzipStream()).getReader();
+    await reader.read();
+    await reader.cancel("enough");
+    await expect.poll(() => cancelled).toBe("enough");
+  });
+
   test("GunzipStream reads empty members between others", async () => {
     const empty = await through([], new GzipStream());
     const a = await through([new TextEncoder().encode("a")], new GzipStream());

@@ -211,6 +211,14 @@ describe("nodeCompressionWorker", () => {
     expect(await cancelled.promise).toBe("stop");
   });
 
+  test("the worker takes pooled Node Buffers (views of a shared 8 KiB pool) without detaching the pool", async () => {
+    const words = Array.from({ length: 2000 }, (_, i) => Buffer.from(`word${i} `));
+    expect(words[1]!.buffer).toBe(words[0]!.buffer);
+    const out = await through(words, new GzipStream({ worker: nodeCompressionWorker }));
+    expect(same(gunzipSync(out), Buffer.concat(words))).toBe(true);
+    expect(words[0]!.toString()).toBe("word0 ");
+  });
+
   test("a factory that throws makes the constructor throw a clear TypeError", () => {
     const failing = () => {
       throw new Error("no threads here");
