@@ -133,7 +133,10 @@ export function fileSink(path: string | URL): FileSink {
   } else {
     throw new TypeError(`Cannot create fileSink: path must be a non-empty string or a file: URL, got ${describeValue(path)}`);
   }
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
+  // At most 50 characters (200 bytes of UTF-8) of the name, so that a target name near the file
+  // system's limit of 255 bytes still leaves room for the temporary's prefix and suffix.
+  const stem = Array.from(basename(target)).slice(0, 50).join("");
+  const temp = join(dirname(target), `.${stem}.${randomBytes(6).toString("hex")}.tmp`);
   let handle: FileHandle | undefined;
   let opening: Promise<FileHandle> | undefined;
   const cleanUp = async () => {

@@ -118,6 +118,14 @@ describe("fileSink", () => {
     expect(readdirSync(path)).toEqual(["inside"]);
   });
 
+  test("fileSink writes a file whose name is near the 255-byte limit", async () => {
+    for (const name of ["n".repeat(250), "日".repeat(84)]) {
+      await streamOf(CHUNKS.slice(0, 2)).pipeTo(fileSink(join(dir, name)));
+      expect(readFileSync(join(dir, name)).length).toBe(100_000);
+    }
+    expect(readdirSync(dir)).toHaveLength(2);
+  });
+
   test("a fileSink that cannot write errors and leaves nothing", async () => {
     const path = join(dir, "missing-dir", "x.gz");
     await expect(streamOf(CHUNKS).pipeTo(fileSink(path))).rejects.toThrow(/ENOENT/);
