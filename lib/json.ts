@@ -27,7 +27,11 @@ export interface JsonStreamOptions {
    * @default ""
    */
   space?: string | number | String | Number;
-  /** The largest emitted chunk in bytes; an integer of at least 4 (the longest UTF-8 sequence). @default 65536 */
+  /**
+   * The largest emitted chunk in bytes, a positive integer. Chunks never end inside a UTF-8
+   * sequence, except where `chunkSize` is below 4 and so smaller than the sequence itself.
+   * @default 65536
+   */
   chunkSize?: number;
   /**
    * Whether Promises, async iterables and ReadableStreams inside the value are
@@ -204,8 +208,8 @@ function parseOptions(options: JsonStreamOptions | undefined, owner: string) {
   if (typeof chunkSize !== "number") {
     throw new TypeError(`${owner}: chunkSize must be a number, got ${describeValue(chunkSize)}`);
   }
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 4) {
-    throw new RangeError(`${owner}: chunkSize must be an integer of at least 4, got ${describeValue(chunkSize)}`);
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
+    throw new RangeError(`${owner}: chunkSize must be a positive integer, got ${describeValue(chunkSize)}`);
   }
   if (typeof async !== "boolean") {
     throw new TypeError(`${owner}: async must be a boolean, got ${describeValue(async)}`);
@@ -795,6 +799,9 @@ export function jsonStream(value: unknown, options?: JsonStreamOptions): Readabl
   const parsed = parseOptions(options, "jsonStream");
   const serializer = new Serializer(value, parsed);
   const chunkSize = parsed.chunkSize;
+  // The serializer fills whole UTF-8 sequences, so it needs room for the longest (4 bytes);
+  // a smaller chunkSize cuts what it filled into pieces of that size.
+  const fillSize = Math.max(chunkSize, 4);
   const fail = (error: unknown): unknown => {
     const path = serializer.path();
     if ((typeof error === "object" && error !== null) || typeof error === "function") {
@@ -813,7 +820,7 @@ export function jsonStream(value: unknown, options?: JsonStreamOptions): Readabl
     {
       async pull(controller) {
         for (;;) {
-          const buffer = new Uint8Array(chunkSize);
+          const buffer = new Uint8Array(fillSize);
           let filled: number | PromiseLike<unknown>;
           try {
             filled = serializer.fill(buffer);
@@ -821,7 +828,8 @@ export function jsonStream(value: unknown, options?: JsonStreamOptions): Readabl
             throw fail(error);
           }
           if (typeof filled === "number") {
-            if (filled !== 0) controller.enqueue(filled === chunkSize ? buffer : buffer.subarray(0, filled));
+            if (filled === fillSize && fillSize === chunkSize) controller.enqueue(buffer);
+            else for (let at = 0; at < filled; at += chunkSize) controller.enqueue(buffer.subarray(at, Math.min(at + chunkSize, filled)));
             if (serializer.finished) controller.close();
             return;
           }

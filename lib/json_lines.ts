@@ -12,7 +12,7 @@ import { jsonStream, type JsonReplacer } from "./json.ts";
 export interface JsonLinesStreamOptions {
   /** As the replacer of `JSON.stringify` (and {@linkcode jsonStream}), applied to each value. @default null */
   replacer?: JsonReplacer;
-  /** The largest emitted chunk in bytes (at least 4). @default 65536 */
+  /** The largest emitted chunk in bytes, a positive integer (see {@linkcode JsonStreamOptions.chunkSize}). @default 65536 */
   chunkSize?: number;
   /** Whether Promises, async iterables and ReadableStreams inside values are awaited and read (see {@linkcode jsonStream}). @default true */
   async?: boolean;

@@ -24,7 +24,7 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
 /** Asserts that jsonStream gives exactly the bytes of JSON.stringify, whole and with small chunks. */
 async function expectSame(value: unknown, replacer?: JsonStreamOptions["replacer"], space?: JsonStreamOptions["space"]): Promise<void> {
   const expected = encoder.encode(JSON.stringify(value, replacer as never, space as never));
-  for (const chunkSize of [4, 5, 13, 65536]) {
+  for (const chunkSize of [1, 4, 5, 13, 65536]) {
     const chunks = await collect(jsonStream(value, { replacer, space, chunkSize }));
     expect(chunks.every((chunk) => chunk.length > 0 && chunk.length <= chunkSize)).toBe(true);
     expectBytes(concat(chunks), expected);
@@ -198,6 +198,16 @@ describe("jsonStream exactness", () => {
     }
   });
 
+  test("jsonStream below 4 bytes per chunk keeps the size bound and the bytes, cutting inside UTF-8 sequences only then", async () => {
+    const value = { s: "€🦄円x", n: [1, 2] };
+    const expected = encoder.encode(JSON.stringify(value));
+    for (const chunkSize of [1, 2, 3]) {
+      const chunks = await collect(jsonStream(value, { chunkSize }));
+      expect(chunks.every((c) => c.length > 0 && c.length <= chunkSize)).toBe(true);
+      expectBytes(concat(chunks), expected);
+    }
+  });
+
   test("jsonStream splits a long string into chunks of at most chunkSize bytes", async () => {
     const value = "a".repeat(200_000);
     const chunks = await collect(jsonStream(value, { chunkSize: 65536 }));
@@ -231,7 +241,7 @@ describe("jsonStream exactness", () => {
       maxDepth: 4,
     });
     await fc.assert(
-      fc.asyncProperty(value, replacer, space, fc.integer({ min: 4, max: 40 }), async (v, r, s, chunkSize) => {
+      fc.asyncProperty(value, replacer, space, fc.integer({ min: 1, max: 40 }), async (v, r, s, chunkSize) => {
         const expected = JSON.stringify(v, r as never, s);
         const stream = jsonStream(v, { replacer: r as never, space: s, chunkSize });
         if (expected === undefined) {
@@ -506,7 +516,7 @@ describe("jsonStream errors", () => {
 
   test("jsonStream rejects bad options at the call, naming the option", () => {
     expect(() => jsonStream(1, { chunkSize: 0 })).toThrow(RangeError);
-    expect(() => jsonStream(1, { chunkSize: 3 })).toThrow(/chunkSize/);
+    expect(() => jsonStream(1, { chunkSize: -1 })).toThrow(/chunkSize must be a positive integer/);
     expect(() => jsonStream(1, { chunkSize: 1.5 })).toThrow(RangeError);
     expect(() => jsonStream(1, { chunkSize: "64" as never })).toThrow(TypeError);
     expect(() => jsonStream(1, { replacer: 1 as never })).toThrow(TypeError);
