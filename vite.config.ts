@@ -3,6 +3,7 @@ import { playwright } from "@vitest/browser-playwright";
 import { firefox } from "./test/firefox_provider.ts";
 import basicSsl from "@vitejs/plugin-basic-ssl";
 import { demoApi } from "./demo/api.ts";
+import { serverCommands } from "./test/_servers/commands.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "node";
 const chromiumPath = process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium";
@@ -28,6 +29,8 @@ const testConfig = defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
+            // Per-test servers for the fetch tests, started in this process (test/_servers/per_test.ts).
+            commands: serverCommands,
             provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
             instances: [{ browser: "chromium" }],
           },
@@ -41,6 +44,8 @@ const testConfig = defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
+            // Per-test servers for the fetch tests, started in this process (test/_servers/per_test.ts).
+            commands: serverCommands,
             provider: firefox(),
             instances: [{ browser: "firefox" }],
           },

@@ -1,15 +1,26 @@
-import { describe, expect, inject, test } from "vitest";
+import { beforeEach, describe, expect, inject, test } from "vitest";
 import { ReadableStream as PolyfillReadableStream } from "web-streams-polyfill";
 import { supportsRequestStreams, uploadStream, type UploadStreamOptions } from "../lib/fetch.ts";
 import { concat, deferred, sequence, sha256Hex } from "./_util.ts";
 import type { UploadRecord } from "./_servers/upload_server.ts";
+import { startServers } from "./_servers/per_test.ts";
 
 // Browser projects are named "chromium (chromium)": the project, then the instance.
 const runtime = inject("runtime").split(" ")[0]!;
-const httpUrl = inject("httpUrl");
-const http2Url = inject("http2Url");
-const https1Url = inject("https1Url");
-const tlsCert = inject("tlsCert");
+
+// Every test gets servers of its own (HTTP/1.1, HTTP/2, HTTPS/1.1 on 127.0.0.1,
+// port 0), closed when it ends, passed or failed: the cleanup returned here
+// runs after every test. The last describe below checks that they are.
+let httpUrl: string;
+let http2Url: string;
+let https1Url: string;
+let tlsCert: string;
+beforeEach(async () => {
+  const servers = await startServers();
+  ({ httpUrl, http2Url, https1Url, tlsCert } = servers);
+  return () => servers.close();
+});
+
 const inBrowser = runtime === "chromium" || runtime === "firefox";
 const streams = runtime !== "firefox";
 
@@ -20,9 +31,12 @@ type Seen = UploadRecord | { id: string; state: "none" };
 // Not in the polyfill run: undici's experimental HTTP/2 client stalls on a
 // request body once the stream globals are replaced, so that run uploads to
 // the same TLS server over HTTP/1.1.
-let tlsInitCache: Promise<Record<string, unknown>> | undefined;
+// Made once per certificate (every test's servers present the same one).
+const tlsInitCache = new Map<string, Promise<Record<string, unknown>>>();
 function tlsInit(): Promise<Record<string, unknown>> {
-  return (tlsInitCache ??= (async () => {
+  const cached = tlsInitCache.get(tlsCert);
+  if (cached) return cached;
+  const init = (async () => {
     if (inBrowser) return {};
     const deno = (globalThis as { Deno?: { createHttpClient(o: object): unknown } }).Deno;
     if (deno) return { client: deno.createHttpClient({ caCerts: [tlsCert], http2: true }) };
@@ -31,7 +45,9 @@ function tlsInit(): Promise<Record<string, unknown>> {
     const global = (globalThis as Record<symbol, object>)[Symbol.for("undici.globalDispatcher.1")]!;
     const Agent = global.constructor as new (options: object) => object;
     return { dispatcher: new Agent({ allowH2: runtime !== "polyfill", connect: { ca: tlsCert } }) };
-  })());
+  })();
+  tlsInitCache.set(tlsCert, init);
+  return init;
 }
 
 async function optionsFor(base: string, init: UploadStreamOptions = {}): Promise<UploadStreamOptions> {
@@ -379,5 +395,35 @@ describe("uploadStream errors and cancellation", () => {
     await expect(uploadStream(url, stream, { method: "GET" })).rejects
       .toThrow('Cannot upload: method must allow a request body, got string "GET"');
     expect(stream.locked).toBe(false);
+  });
+});
+
+describe("per-test servers", () => {
+  let previous: string[] = [];
+  let answered = false;
+
+  // Fails on purpose (test.fails turns that into a pass): its servers must be closed all the same.
+  test.fails("a test's servers listen on 127.0.0.1 and answer while it runs, then it fails", async () => {
+    previous = [httpUrl, http2Url, https1Url];
+    for (const base of previous) {
+      expect(base).toMatch(/^https?:\/\/127\.0\.0\.1:\d+$/);
+      const response = await fetch(`${base}/health`, await optionsFor(base) as RequestInit);
+      expect(await response.text()).toBe("ok");
+    }
+    answered = true;
+    throw new Error("failing on purpose, after its servers answered");
+  });
+
+  test("the servers of the previous test, which failed, are closed once it has ended", async () => {
+    expect(answered).toBe(true);
+    expect(previous).toHaveLength(3);
+    for (const base of previous) {
+      expect([httpUrl, http2Url, https1Url]).not.toContain(base);
+      const error = await fetch(`${base}/health`, await optionsFor(base) as RequestInit).then(
+        (response) => `answered ${response.status}`,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TypeError);
+    }
   });
 });

@@ -1,0 +1,44 @@
+// Browser commands (`browser.commands` in vite.config.ts) that let a test in
+// the browser runs start and stop a set of local servers of its own. Commands
+// run in the Vitest process, where Node's servers can listen; the test page
+// calls them through `commands` from "vitest/browser" (see ./per_test.ts).
+// The browsers reach these servers as they reach the global ones: the routes
+// answer CORS, and both browsers are launched to accept the self-signed
+// certificate on any origin (Playwright's ignoreHTTPSErrors for Chromium,
+// acceptInsecureCerts in test/firefox_provider.ts for Firefox).
+import type { BrowserCommand } from "vitest/node";
+import { startServerSet, type ServerSet, type ServerUrls } from "./server_set.ts";
+
+/** What `startServers` answers: the set's addresses and the id to stop it with. */
+export interface StartedServers extends ServerUrls {
+  id: string;
+}
+
+declare module "vitest/browser" {
+  interface BrowserCommands {
+    /** Starts a set of test servers in the Vitest process. */
+    startServers: () => Promise<StartedServers>;
+    /** Closes the set `startServers` answered with this id (nothing if it is already closed). */
+    stopServers: (id: string) => Promise<void>;
+  }
+}
+
+const running = new Map<string, ServerSet>();
+let counter = 0;
+
+const startServers: BrowserCommand<[], StartedServers> = async ({ sessionId }) => {
+  const servers = await startServerSet();
+  const id = `${sessionId}-${++counter}`;
+  running.set(id, servers);
+  const { close: _, ...urls } = servers;
+  return { id, ...urls };
+};
+
+const stopServers: BrowserCommand<[id: string], void> = async (_context, id) => {
+  const servers = running.get(id);
+  running.delete(id);
+  await servers?.close();
+};
+
+/** The commands, for `browser.commands` of the browser projects. */
+export const serverCommands = { startServers, stopServers };
