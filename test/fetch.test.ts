@@ -328,25 +328,6 @@ describe("uploadStream errors and cancellation", () => {
     else expect(seen).toEqual({ id, state: "none" });
   });
 
-  test("uploadStream follows the signal of a Request given as input", async () => {
-    const base = runtime === "chromium" ? http2Url : httpUrl;
-    const id = newId();
-    const { stream, controller, cancelled } = handSource();
-    const abort = new AbortController();
-    const request = new Request(`${base}/upload?id=${id}&hold=2000`, { method: "PUT", signal: abort.signal });
-    const upload = uploadStream(request, stream, await optionsFor(base, { fallback: "buffer" }));
-    upload.catch(() => {});
-    controller.enqueue(sequence(2000));
-    if (streams) expect(await serverSaw(base, id, "bytes=2000")).toMatchObject({ bytes: 2000 });
-    const reason = new Error("request aborted");
-    abort.abort(reason);
-    await expect(upload).rejects.toBe(reason);
-    expect(await cancelled).toBe(reason);
-    const seen = await serverSaw(base, id, streams ? "settled=1" : "");
-    if (streams) expect(seen).toMatchObject(brokenOff(2000));
-    else expect(seen).toEqual({ id, state: "none" });
-  });
-
   test("uploadStream sends a Request made without a method as a POST", async () => {
     const base = runtime === "chromium" ? http2Url : httpUrl;
     const id = newId();
@@ -356,12 +337,16 @@ describe("uploadStream errors and cancellation", () => {
     expect(await response.json()).toMatchObject({ bytes: 5000, sha256: await sha256Hex(bytes) });
   });
 
-  test("uploadStream abort signal aborts the request and cancels the body stream with the reason", async () => {
+  /** Aborts an upload mid-way through `signal`, given in init or as the signal of a Request input. */
+  async function abortMidway(signalOf: "init" | "request") {
     const base = runtime === "chromium" ? http2Url : httpUrl;
     const id = newId();
     const { stream, controller, cancelled } = handSource();
     const abort = new AbortController();
-    const upload = uploadStream(`${base}/upload?id=${id}&hold=2000`, stream, await optionsFor(base, { fallback: "buffer", signal: abort.signal }));
+    const url = `${base}/upload?id=${id}&hold=2000`;
+    const upload = signalOf === "init"
+      ? uploadStream(url, stream, await optionsFor(base, { fallback: "buffer", signal: abort.signal }))
+      : uploadStream(new Request(url, { method: "PUT", signal: abort.signal }), stream, await optionsFor(base, { fallback: "buffer" }));
     upload.catch(() => {});
     controller.enqueue(sequence(2000));
     if (streams) expect(await serverSaw(base, id, "bytes=2000")).toMatchObject({ bytes: 2000 });
@@ -372,6 +357,14 @@ describe("uploadStream errors and cancellation", () => {
     const seen = await serverSaw(base, id, streams ? "settled=1" : "");
     if (streams) expect(seen).toMatchObject(brokenOff(2000));
     else expect(seen).toEqual({ id, state: "none" });
+  }
+
+  test("uploadStream abort signal aborts the request and cancels the body stream with the reason", async () => {
+    await abortMidway("init");
+  });
+
+  test("uploadStream follows the signal of a Request given as input", async () => {
+    await abortMidway("request");
   });
 
   test("uploadStream with an already aborted signal cancels the body and sends nothing", async () => {
