@@ -14,6 +14,7 @@ import { makeAuction, type Auction } from "../../demo/auction.ts";
 import { runPipeline } from "../../demo/pipeline.ts";
 import type { GzipOptions } from "../../lib/gzip.ts";
 import { main, suite } from "./_harness.ts";
+import { builtCompressionWorker } from "./_built.ts";
 
 const serverProcess = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../demo/pipeline_server.ts", import.meta.url))], {
   stdio: ["pipe", "pipe", "inherit"],
@@ -63,7 +64,7 @@ for (const mb of [20, 100, 300]) {
     bytes: mb * 1e6,
     cases: {
       "eager (stringify, gzipSync, fetch whole)": eager,
-      "sluice, gzip on a worker (default)": (value) => streaming(value),
+      "sluice, gzip on a worker (default)": (value) => streaming(value, { worker: builtCompressionWorker }),
       "sluice, native gzip (zlib)": (value) => streaming(value, { engine: "native" }),
       "sluice, gzip in this thread": (value) => streaming(value, {}),
     },
