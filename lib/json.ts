@@ -145,6 +145,14 @@ function toLength(raw: unknown): number {
   return length > 0 ? Math.min(Math.floor(length), Number.MAX_SAFE_INTEGER) : 0;
 }
 
+/**
+ * Adds `indent` after every line break of `text` (native pretty output nested deeper). Not a
+ * `replaceAll` with a string: `$` in the gap would be read as a replacement pattern (`$$`).
+ */
+function indentLines(text: string, indent: string): string {
+  return text.split("\n").join("\n" + indent);
+}
+
 function isReadableStream(value: object): value is ReadableStream<unknown> {
   return typeof ReadableStream === "function" && value instanceof ReadableStream;
 }
@@ -523,7 +531,7 @@ class Serializer {
     if (!this.#pretty) text = this.#list === null ? nativeStringify(value) : nativeStringify(value, this.#list);
     else {
       text = nativeStringify(value, this.#list, this.#nativeSpace);
-      if (indent !== "") text = text.replaceAll("\n", "\n" + indent);
+      if (indent !== "") text = indentLines(text, indent);
     }
     this.#text += text;
   }
@@ -696,7 +704,7 @@ class Serializer {
       text = text.slice(1, -1);
     } else {
       text = nativeStringify(run, this.#list, this.#nativeSpace);
-      if (frame.outer !== "") text = text.replaceAll("\n", "\n" + frame.outer);
+      if (frame.outer !== "") text = indentLines(text, frame.outer);
       // Drop "[" and "\n<outer>]": what is left starts with "\n<indent>", as a member's prefix does.
       text = text.slice(1, text.length - 2 - frame.outer.length);
     }

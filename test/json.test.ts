@@ -133,6 +133,11 @@ describe("jsonStream exactness", () => {
     await expectSame([{ a: 1, b: 2 }, [3]], ["a"]);
   });
 
+  test("jsonStream indents nested plain values with a space string holding $ patterns exactly", async () => {
+    const value = [{ "": "x", n: { m: [1, 2] } }, { d: new Date(0) }, [[1], [2]], { a: [{ b: 1 }, { c: 2 }] }];
+    for (const space of ["$$", "$&", "$'", "$`", "$1", "a$$b"]) await expectSame(value, null, space);
+  });
+
   test("jsonStream clamps space to 10, cuts strings to 10 characters and unwraps boxed spaces", async () => {
     const value = { a: [1, { b: 2 }], c: {} };
     for (const space of [-3, 0, 0.9, 1, 4.7, 10, 11, 100, Infinity, NaN, "", "\t", "0123456789abc", new Number(3), new String("><")]) {
