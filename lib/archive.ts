@@ -290,7 +290,18 @@ export function opfsSink(name: string): OpfsSink {
   const discard = async (reason?: unknown) => {
     await writer?.abort(reason).catch(() => {});
     writer = undefined;
-    await dir?.removeEntry(temp).catch(() => {});
+    if (dir === undefined) return;
+    // Chromium may still hold the file's lock for a moment after the writable was aborted
+    // (removeEntry then fails with NoModificationAllowedError): try again a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await dir.removeEntry(temp);
+        return;
+      } catch (error) {
+        if ((error as { name?: unknown })?.name === "NotFoundError" || attempt === 8) return;
+        await new Promise((resolve) => setTimeout(resolve, 5 << attempt));
+      }
+    }
   };
   const guarded = async (step: () => Promise<void>) => {
     try {
