@@ -42,7 +42,7 @@ export function enqueueAll<T>(controller: TransformStreamDefaultController<T>, i
     for (let r = items.next(), n = 1; !r.done; r = items.next(), n++) {
       controller.enqueue(r.value);
       if ((n & 255) === 0 && controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED) {
-        return drained(controller).then(() => enqueueAll(controller, items));
+        return readerCaughtUp(controller, MAX_QUEUED / 2).then(() => enqueueAll(controller, items));
       }
     }
   } catch (error) {
@@ -51,9 +51,13 @@ export function enqueueAll<T>(controller: TransformStreamDefaultController<T>, i
   }
 }
 
-/** Resolves once the reader has taken most of the queue (or the stream has ended), polling with backoff. */
-async function drained(controller: TransformStreamDefaultController<unknown>): Promise<void> {
-  for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED / 2; wait = Math.min(2 * wait || 1, 32)) {
+/**
+ * Resolves once at most `unread` chunks wait unread in `controller`'s queue,
+ * or the stream has ended. A transformer is told of no read, so this polls
+ * `desiredSize`, with backoff (1 ms doubling to 32 ms).
+ */
+export async function readerCaughtUp(controller: TransformStreamDefaultController<unknown>, unread: number): Promise<void> {
+  for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -unread; wait = Math.min(2 * wait || 1, 32)) {
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }

@@ -7,7 +7,7 @@
 
 import { Inflate } from "fflate";
 import { BLOCK_SIZE, BlockDeflater, type CoreOptions, crc32, type FromWorker, type ToWorker } from "./_gzip.ts";
-import { describeValue } from "./_internal.ts";
+import { describeValue, readerCaughtUp } from "./_internal.ts";
 
 /**
  * A worker that runs sluice's compressor: the part of a Web `Worker` (or of a
@@ -835,13 +835,6 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
     return undefined;
   };
 
-  /** Resolves once the reader has taken most of the output (or the stream has ended), polling with backoff. */
-  const caughtUp = async (): Promise<void> => {
-    for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -RESUME_AT; wait = Math.min(2 * wait || 1, 32)) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  };
-
   const feed = (input: Uint8Array): void | Promise<void> => {
     let data = input;
     while (data.length > 0) {
@@ -878,7 +871,7 @@ function decompressor(name: string, gzip: boolean, max: number, work: { pushes: 
             if (paused === undefined) return;
             const more = paused;
             paused = undefined;
-            return caughtUp().then(() => {
+            return readerCaughtUp(controller, RESUME_AT).then(() => {
               if (controller.desiredSize !== null) return feed(more);
             });
           }

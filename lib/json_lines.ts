@@ -4,7 +4,7 @@
  * @module
  */
 
-import { describeValue, enqueueAll } from "./_internal.ts";
+import { describeValue, enqueueAll, readerCaughtUp } from "./_internal.ts";
 import { LineSplitter } from "./_lines.ts";
 import { jsonStream, type JsonReplacer } from "./json.ts";
 
@@ -22,14 +22,6 @@ const NEWLINE = new Uint8Array([10]);
 
 /** Chunks of one value queued unread past which JsonLinesStream waits for its reader. */
 const MAX_QUEUED_CHUNKS = 16;
-
-/** Resolves once the reader has taken the queue down to `MAX_QUEUED_CHUNKS` (or the stream ended), polling with backoff. */
-async function demand(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
-  // A TransformStream tells its transformer of no read, so polling desiredSize is the portable way.
-  for (let wait = 0; controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED_CHUNKS; wait = Math.min(2 * wait || 1, 32)) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-  }
-}
 
 /**
  * A `TransformStream` that writes each value as one line of JSON followed by
@@ -96,7 +88,7 @@ export class JsonLinesStream extends TransformStream<unknown, Uint8Array> {
             controller.enqueue(first);
             first = r.value;
             // A large value (say one with a long inner stream) is read as the output is, not queued whole.
-            if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED_CHUNKS) await demand(controller);
+            if (controller.desiredSize !== null && controller.desiredSize < -MAX_QUEUED_CHUNKS) await readerCaughtUp(controller, MAX_QUEUED_CHUNKS);
           }
           if (first === undefined) return; // cancelled meanwhile
           if (first.length < chunkSize) {
