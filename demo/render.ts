@@ -39,13 +39,13 @@ export function showLive(run: Run, report?: TransferReport): void {
   }
   tile("m-archived", formatBytes(run.archivedIn), run.archivedOut ? `→ ${formatBytes(run.archivedOut)} gzip (${ratio(run.archivedIn, run.archivedOut)})` : "");
   const seconds = run.elapsedMs / 1000;
-  const rate = run.ended >= 0 ? (seconds > 0 ? run.page / seconds : 0) : run.throughput();
-  tile("m-rate", formatRate(rate), run.ended >= 0 ? "average" : "last second");
+  const rate = run.ended >= 0 ? (seconds > 0 ? run.page / seconds : 0) : run.rate;
+  tile("m-rate", formatRate(rate), run.ended >= 0 ? "average" : "now");
   tile("m-ttfb", run.firstByteMs >= 0 ? formatMs(run.firstByteMs) : "–");
   $("m-elapsed").textContent = `elapsed ${formatMs(run.elapsedMs)}`;
   const stalled = report ? report.stalledMs : run.stalledMs;
   tile("m-stalled", run.way === "eager" ? "n/a" : formatMs(stalled),
-    run.way === "eager" ? "no stream" : report ? `${seconds > 0 ? Math.round((stalled / run.elapsedMs) * 100) : 0}% of the run` : "live estimate");
+    run.way === "eager" ? "no stream" : report ? `${seconds > 0 ? Math.round((stalled / run.elapsedMs) * 100) : 0}% of the run` : "so far");
   if (heap.available) tile("m-heap", formatBytes(heap.current), `peak ${formatBytes(heap.peak)} in this run`);
   else tile("m-heap", "n/a", "not exposed by this browser");
   const gap = frames.longest;

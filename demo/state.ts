@@ -1,6 +1,7 @@
 // A run's state: what was chosen (way, mode, size, fault), what has been
 // counted so far, and its clock; sampled every 100 ms into the charts and the
 // live tiles. Also the one run going on, if any.
+import type { TransferProgress } from "../lib/index.ts";
 import { charts, frames, heap } from "./metrics.ts";
 import { showLive } from "./render.ts";
 import { serverRecord } from "./server_state.ts";
@@ -29,14 +30,15 @@ export class Run {
   archivedIn = 0;
   archivedOut = 0;
   firstByteMs = -1;
+  /** The page's rate now, from MeasureStream's progress (bytes per second). */
+  rate = 0;
+  /** How long the source waited for the slower of its consumers so far, from MeasureStream's progress. */
   stalledMs = 0;
-  finalStall = false;
   orders = 0;
   ended = -1;
   /** The longest frame gap and the heap's peak, as they were when the run ended. */
   gapMs = 0;
   heapPeak = 0;
-  private window: [number, number][] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastGap = 0;
 
@@ -57,23 +59,21 @@ export class Run {
     return (this.ended >= 0 ? this.ended : performance.now()) - this.started;
   }
 
+  /** Counts bytes the page sent or received without a stream (the eager way). */
   counted(n: number): void {
     if (this.firstByteMs < 0) this.firstByteMs = performance.now() - this.started;
     this.page += n;
   }
 
-  throughput(): number {
-    const w = this.window;
-    if (w.length < 2) return 0;
-    const [t0, b0] = w[0]!;
-    const [t1, b1] = w[w.length - 1]!;
-    return t1 > t0 ? ((b1 - b0) * 1000) / (t1 - t0) : 0;
+  /** Takes a MeasureStream progress report of the bytes the page sends or receives. */
+  progressed(progress: TransferProgress): void {
+    if (this.firstByteMs < 0 && progress.bytes > 0) this.firstByteMs = performance.now() - this.started;
+    this.page = progress.bytes;
+    this.rate = progress.bytesPerSecond;
   }
 
   sample(): void {
     const now = performance.now();
-    this.window.push([now, this.page]);
-    while (this.window.length > 2 && now - this.window[0]![0] > 1000) this.window.shift();
     heap.sample();
     const gap = Math.max(frames.longest - this.lastGap, 0) > 0 ? frames.longest : frames.last;
     this.lastGap = frames.longest;

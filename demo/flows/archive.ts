@@ -1,7 +1,7 @@
 // What both streaming flows share: the archive sink (a Blob in memory or an
-// OPFS file, through sluice's sinks), the stream taps that count bytes and
-// stalls for the live view, and the check that gunzips an archive as a stream.
-import { GunzipStream, blobSink, opfsSink } from "../../lib/index.ts";
+// OPFS file, through sluice's sinks), the gzip branch measured live, and the
+// check that gunzips an archive as a stream.
+import { GunzipStream, GzipStream, MeasureStream, blobSink, opfsSink } from "../../lib/index.ts";
 import { archiveToOpfs } from "../controls.ts";
 import { setPhase } from "../render.ts";
 import { Sha256 } from "../sha256.ts";
@@ -45,34 +45,11 @@ export async function verifyArchive(file: Blob): Promise<{ bytes: number; sha256
   return { bytes, sha256: hash.hex() };
 }
 
-/** A pass-through that counts bytes as they go by. */
-export function counter(onBytes: (n: number) => void): TransformStream<Uint8Array, Uint8Array> {
-  return new TransformStream({
-    transform(chunk, controller) {
-      onBytes(chunk.byteLength);
-      controller.enqueue(chunk);
-    },
-  });
-}
-
-/**
- * Wraps a stream so that the time it holds a chunk its consumer has not yet
- * asked for is known while it runs (MeasureStream reports the same at the end).
- */
-export function stallProbe(source: ReadableStream<Uint8Array>, run: Run): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let heldSince = -1;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (heldSince >= 0 && !run.finalStall) run.stalledMs += performance.now() - heldSince;
-      heldSince = -1;
-      const r = await reader.read();
-      if (r.done) return controller.close();
-      controller.enqueue(r.value);
-      heldSince = performance.now();
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+/** Gzips one tee branch into the archive's sink, with the bytes going in and out measured live. */
+export function archiveBranch(branch: ReadableStream<Uint8Array>, archive: Archive, run: Run): Promise<void> {
+  return branch
+    .pipeThrough(new MeasureStream({ onProgress: (p) => (run.archivedIn = p.bytes) }))
+    .pipeThrough(new GzipStream({ worker: true }))
+    .pipeThrough(new MeasureStream({ onProgress: (p) => (run.archivedOut = p.bytes) }))
+    .pipeTo(archive.sink, { signal: run.abort.signal });
 }

@@ -1,7 +1,7 @@
 // Download mode, streamed: the server's auction measured as it arrives and
 // teed to a live order count and a gzip archive; the outcome is checked
 // against the server's record and digest.
-import { GzipStream, MeasureStream, tee } from "../../lib/index.ts";
+import { MeasureStream, tee } from "../../lib/index.ts";
 import type { DownloadState } from "../api.ts";
 import { checkMark, errorText, mono } from "../dom.ts";
 import { charts } from "../metrics.ts";
@@ -10,7 +10,7 @@ import { setPhase, showLive } from "../render.ts";
 import { AuctionScanner } from "../scan.ts";
 import { settledServerState } from "../server_state.ts";
 import type { Result, Run } from "../state.ts";
-import { BRANCH_HWM, counter, makeArchive, stallProbe, verifyArchive } from "./archive.ts";
+import { BRANCH_HWM, archiveBranch, makeArchive, verifyArchive } from "./archive.ts";
 
 export async function streamDownload(run: Run): Promise<Result> {
   const archive = await makeArchive(run);
@@ -19,29 +19,28 @@ export async function streamDownload(run: Run): Promise<Result> {
   const response = await fetch(`/api/auction?mb=${run.mb}&run=${run.token}`, { signal: run.abort.signal, cache: "no-store" });
   if (!response.ok || !response.body) throw new Error(`GET /api/auction answered ${response.status}`);
   const expectedOrders = Number(response.headers.get("x-auction-orders"));
-  const measure = new MeasureStream();
-  const source = stallProbe(response.body.pipeThrough(measure), run);
+  // Bytes received so far, and how long the slower of the counter and the archive held them back.
+  const measure = new MeasureStream({
+    onProgress: (p) => {
+      run.progressed(p);
+      run.stalledMs = p.stalledMs;
+    },
+  });
+  const source = response.body.pipeThrough(measure);
   const { branches: [toCount, toArchive], done } = tee(source, [{ highWaterMark: BRANCH_HWM }, { highWaterMark: BRANCH_HWM }]);
-  const archiving = toArchive
-    .pipeThrough(counter((n) => (run.archivedIn += n)))
-    .pipeThrough(new GzipStream({ worker: true }))
-    .pipeThrough(counter((n) => (run.archivedOut += n)))
-    .pipeTo(archive.sink, { signal: run.abort.signal });
+  const archiving = archiveBranch(toArchive, archive, run);
   const scanner = new AuctionScanner();
   const counting = (async () => {
     const reader = toCount.getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
       scanner.update(r.value);
       run.orders = scanner.orders;
-      run.counted(r.value.length);
     }
   })();
   const [count, arch] = await Promise.allSettled([counting, archiving]);
   const report = await measure.report;
   await done;
   run.finish();
-  run.stalledMs = report.stalledMs;
-  run.finalStall = true;
   const seen = (await settledServerState(run.token, "download")) as DownloadState | undefined;
   if (seen) charts.settleServer(seen.bytes);
   showLive(run, report);

@@ -1,7 +1,7 @@
 // Upload mode, streamed: the generated value serialised by jsonStream, cut into
 // 64 KiB chunks, measured, and teed to a best-effort upload and a required gzip
 // archive; the outcome is checked against the server's record and the archive.
-import { ChunkStream, GzipStream, MeasureStream, jsonStream, tee, uploadStream } from "../../lib/index.ts";
+import { ChunkStream, MeasureStream, jsonStream, tee, uploadStream } from "../../lib/index.ts";
 import type { UploadState } from "../api.ts";
 import { protocol, turnUploadsOff } from "../capabilities.ts";
 import { applyModeLimits, serverSlowMs } from "../controls.ts";
@@ -12,7 +12,7 @@ import { setPhase, showLive } from "../render.ts";
 import { settledServerState } from "../server_state.ts";
 import type { Result, Run } from "../state.ts";
 import { auction, withThrowingOrder } from "../value.ts";
-import { BRANCH_HWM, CHUNK, counter, makeArchive, stallProbe, verifyArchive } from "./archive.ts";
+import { BRANCH_HWM, CHUNK, archiveBranch, makeArchive, verifyArchive } from "./archive.ts";
 
 export async function streamUpload(run: Run): Promise<Result> {
   let value = await auction(run.mb);
@@ -22,22 +22,20 @@ export async function streamUpload(run: Run): Promise<Result> {
   run.begin();
   setPhase("streaming…", true);
 
-  const measure = new MeasureStream();
-  const source = stallProbe(jsonStream(value).pipeThrough(new ChunkStream(CHUNK)).pipeThrough(measure), run);
+  // The source's stall time is how long the slower of the upload and the archive held it back.
+  const measure = new MeasureStream({ onProgress: (p) => (run.stalledMs = p.stalledMs) });
+  const source = jsonStream(value).pipeThrough(new ChunkStream(CHUNK)).pipeThrough(measure);
   const { branches: [toServer, toArchive], done } = tee(source, [
     { bestEffort: true, highWaterMark: BRANCH_HWM },
     { highWaterMark: BRANCH_HWM },
   ]);
-  const archiving = toArchive
-    .pipeThrough(counter((n) => (run.archivedIn += n)))
-    .pipeThrough(new GzipStream({ worker: true }))
-    .pipeThrough(counter((n) => (run.archivedOut += n)))
-    .pipeTo(archive.sink, { signal: run.abort.signal });
+  const archiving = archiveBranch(toArchive, archive, run);
   const params = new URLSearchParams({ run: run.token, total: String(run.mb * 1_000_000) });
   if (run.fault === "drop") params.set("failAt", "0.4");
   const slowMs = serverSlowMs();
   if (slowMs > 0) params.set("slowMs", String(slowMs));
-  const body = toServer.pipeThrough(counter((n) => run.counted(n)));
+  // The upload's own progress: the bytes handed to fetch so far.
+  const body = toServer.pipeThrough(new MeasureStream({ onProgress: (p) => run.progressed(p) }));
   const uploading = uploadStream(`/api/upload?${params}`, body, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -52,8 +50,6 @@ export async function streamUpload(run: Run): Promise<Result> {
   const report = await measure.report;
   await done;
   run.finish();
-  run.stalledMs = report.stalledMs;
-  run.finalStall = true;
   const seen = (await settledServerState(run.token, "upload")) as UploadState | undefined;
   if (seen) charts.settleServer(seen.bytes);
   showLive(run, report);
