@@ -301,7 +301,7 @@ interface OpfsDirectory {
  * **Error behavior:** a failing write or rename errors the stream and removes the temporary file.
  *
  * @example Store a stream in OPFS and read it back
- * ```ts
+ * ```ts ignore
  * import { opfsSink } from "sluice/archive";
  *
  * await new Blob(["saved"]).stream().pipeTo(opfsSink("example.txt"));

@@ -265,7 +265,7 @@ class ProgressReporter {
  * const body = new Blob(["some ", "bytes"]).stream();
  * await body.pipeThrough(measure).pipeTo(new WritableStream());
  * const report = await measure.report;
- * console.log(report.status, report.bytes); // "closed" 10
+ * console.log(report.status, report.bytes); // "closed", 10
  * ```
  *
  * @example Show upload progress while the body is sent
