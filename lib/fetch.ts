@@ -383,7 +383,8 @@ async function sendStreamed(
     // from holding a copy of the whole body in case one comes.
     const redirect = init.redirect ?? "error";
     return await fetch(input, { ...init, redirect, body: wire, duplex: "half", signal: abort.signal } as StreamingRequestInit);
-  } catch (error) {
+  } catch (caught) {
+    let error = caught;
     if (bodyFailure) throw bodyFailure.error;
     if (userSignal?.aborted) throw userSignal.reason;
     if (error instanceof TypeError) {
