@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 /** What {@linkcode uploadStream} does where the body cannot be streamed. */
 export type UploadFallback = "error" | "buffer";
@@ -209,9 +209,10 @@ export async function uploadStream(
   body: ReadableStream<Uint8Array>,
   init: UploadStreamOptions = {},
 ): Promise<Response> {
-  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, ...rest } = init;
+  const options = optionsObject(init, "Cannot upload", "init");
+  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, ...rest } = options;
   // A Request's own signal counts as much as one passed in init (fetch follows both).
-  const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+  const signal = options.signal ?? (input instanceof Request ? input.signal : undefined);
   if (typeof (body as { getReader?: unknown } | null)?.getReader !== "function") {
     throw new TypeError(`Cannot upload: body must be a ReadableStream, got ${describeValue(body)}`);
   }
