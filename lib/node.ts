@@ -117,10 +117,12 @@ export interface FileSink extends WritableStream<Uint8Array> {
  *
  * @example Write a stream to a file
  * ```ts
+ * import { readFile } from "node:fs/promises";
  * import { fileSink } from "sluice/node";
  *
  * const sink = fileSink("/tmp/sluice-example.txt");
  * await new Blob(["hello"]).stream().pipeTo(sink);
+ * console.log(await readFile("/tmp/sluice-example.txt", "utf8")); // "hello"
  * ```
  */
 export function fileSink(path: string | URL): FileSink {
