@@ -109,6 +109,9 @@ export interface FileSink extends WritableStream<Uint8Array> {
  * so the rename cannot cross file systems), which is flushed to disk (`fsync`) and renamed over
  * `path` when the stream closes. An existing file at `path` is replaced atomically.
  *
+ * The temporary file is created at the first write (or at close, for an empty file), so a
+ * sink that is never written to leaves nothing behind, even if it is neither closed nor aborted.
+ *
  * **Cancellation behavior:** aborting the stream (for example a pipe whose source errored)
  * closes and deletes the temporary file; nothing is left at `path` or beside it.
  *
@@ -155,14 +158,17 @@ export function fileSink(path: string | URL): FileSink {
       throw error;
     }
   };
-  const sink = new WritableStream<Uint8Array>({
-    start() {
+  // Opened at the first write (or at close, for an empty file), not at creation: a sink that is
+  // never written to (dropped, or handed to a call that failed) leaves nothing behind.
+  const opened = async (): Promise<FileHandle> => {
+    if (handle === undefined) {
       // "wx": never reuse someone else's file of the same name.
       opening = open(temp, "wx");
-      return guarded(async () => {
-        handle = await opening!;
-      });
-    },
+      handle = await opening;
+    }
+    return handle;
+  };
+  const sink = new WritableStream<Uint8Array>({
     write(chunk) {
       if (!(chunk instanceof Uint8Array)) {
         return cleanUp().then(() => {
@@ -170,16 +176,18 @@ export function fileSink(path: string | URL): FileSink {
         });
       }
       return guarded(async () => {
+        const handle = await opened();
         for (let offset = 0; offset < chunk.length;) {
-          const { bytesWritten } = await handle!.write(chunk, offset, chunk.length - offset);
+          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
           offset += bytesWritten;
         }
       });
     },
     close() {
       return guarded(async () => {
-        await handle!.sync();
-        await handle!.close();
+        const h = await opened();
+        await h.sync();
+        await h.close();
         handle = undefined;
         await rename(temp, target);
       });
