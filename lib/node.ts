@@ -267,11 +267,10 @@ function noop(): void {}
  *   const writer = sse.writable.getWriter();
  *   void writer.write({ data: "hello" }).then(() => writer.close());
  * });
- * server.listen(0, "127.0.0.1", async () => {
- *   const { port } = server.address() as import("node:net").AddressInfo;
- *   console.log(await (await fetch(`http://127.0.0.1:${port}/`)).text()); // "data: hello\n\n"
- *   server.close();
- * });
+ * await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+ * const { port } = server.address() as import("node:net").AddressInfo;
+ * console.log(await (await fetch(`http://127.0.0.1:${port}/`)).text()); // "data: hello\n\n"
+ * server.close();
  * ```
  *
  * @param source The stream to send; it is locked until the pipe ends.
