@@ -99,6 +99,9 @@ export interface CapturedArchive {
  * console.log(await new Response(copy).text()); // "hello, archive"
  * ```
  *
+ * A call that throws aborts `sink` (when it is an unlocked `WritableStream`) with the same
+ * error, so a file sink leaves no temporary file behind and a Blob sink's `blob` rejects.
+ *
  * @throws {TypeError} when `source` is not an unlocked `ReadableStream`, `sink` is not a
  * `WritableStream`, or an option has the wrong type.
  * @throws {RangeError} for a bad gzip option (see `GzipStream`), `highWaterMark` or `interval`.
@@ -108,6 +111,17 @@ export function captureArchive(
   sink: WritableStream<Uint8Array>,
   options: CaptureArchiveOptions = {},
 ): CapturedArchive {
+  try {
+    return capture(source, sink, options);
+  } catch (error) {
+    // The sink of a call that failed is never written to: abort it, so that a sink holding
+    // something (a temporary file, an OPFS entry) lets it go. A locked one is someone else's.
+    if (typeof (sink as { abort?: unknown })?.abort === "function" && sink.locked === false) sink.abort(error).catch(() => {});
+    throw error;
+  }
+}
+
+function capture(source: ReadableStream<Uint8Array>, sink: WritableStream<Uint8Array>, options: CaptureArchiveOptions): CapturedArchive {
   const name = "Cannot capture archive";
   if (typeof (source as { getReader?: unknown })?.getReader !== "function") {
     throw new TypeError(`${name}: source must be a ReadableStream, got ${describeValue(source)}`);

@@ -153,6 +153,30 @@ describe("captureArchive", () => {
     expect(() => captureArchive(source, blobSink(), { highWaterMark: -1 })).toThrow(/highWaterMark/);
     expect(source.locked).toBe(false);
   });
+
+  test("a captureArchive call that throws aborts its sink with the error, unless the sink is locked", async () => {
+    const source = streamOf(CHUNKS);
+    const sink = blobSink();
+    let thrown: unknown;
+    try {
+      captureArchive(source, sink, { gzip: { level: 12 } });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(RangeError);
+    await expect(sink.blob).rejects.toBe(thrown);
+    source.getReader();
+    const second = blobSink();
+    expect(() => captureArchive(source, second)).toThrow(TypeError);
+    await expect(second.blob).rejects.toBeInstanceOf(TypeError);
+    // A locked sink belongs to its writer: it is left alone.
+    const locked = blobSink();
+    const writer = locked.getWriter();
+    expect(() => captureArchive(streamOf(CHUNKS), locked)).toThrow(/sink is locked/);
+    await writer.write(new Uint8Array([1]));
+    await writer.close();
+    expect((await locked.blob).size).toBe(1);
+  });
 });
 
 describe("blobSink", () => {
