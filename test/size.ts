@@ -22,6 +22,7 @@ const BUDGETS: Record<string, number> = {
   "sluice": 40_000,
   "sluice/chunk": 750,
   "sluice/tee": 2_600,
+  "sluice/broadcast": 2_800,
   "sluice/measure": 2_100,
   "sluice/fold": 750,
   "sluice/dedupe": 650,
@@ -32,13 +33,13 @@ const BUDGETS: Record<string, number> = {
   "sluice/sse": 3_000,
   "sluice/fetch": 2_800,
   "sluice/archive": 18_000,
-  "sluice/node": 2_000,
-  "gzip worker": 6_000,
+  "sluice/node": 2_600,
+  "gzip worker": 7_000,
 };
 
 /** Libraries that the primitives (entry points that move bytes but encode nothing) must not pull in. */
 const CODECS = ["fflate", "@msgpack/msgpack"];
-const PRIMITIVES = ["sluice/chunk", "sluice/tee", "sluice/measure", "sluice/fold", "sluice/dedupe", "sluice/fetch"];
+const PRIMITIVES = ["sluice/chunk", "sluice/tee", "sluice/broadcast", "sluice/measure", "sluice/fold", "sluice/dedupe", "sluice/fetch"];
 
 interface Row {
   name: string;
