@@ -88,6 +88,8 @@ export class BranchOverflowError extends Error {
   readonly highWaterMark: number;
 
   /**
+   * Creates the error for branch `branch`, which passed `highWaterMark`.
+   *
    * @param branch The branch's position in `branches`.
    * @param highWaterMark The bound it passed.
    */
