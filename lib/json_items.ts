@@ -22,7 +22,7 @@ export interface JsonItem<T = unknown> {
 }
 
 /** As the reviver of `JSON.parse`: called with the holder as `this`, bottom-up. */
-export type JsonReviver = (this: unknown, key: string, value: unknown, ...rest: unknown[]) => unknown;
+export type JsonReviver = (this: any, key: string, value: any, ...rest: any[]) => any;
 
 /** Options of {@linkcode JsonItemStream}. Each limit is a positive integer, or `Infinity` for none. */
 export interface JsonItemStreamOptions {
