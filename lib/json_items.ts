@@ -232,8 +232,35 @@ export class JsonItemStream<T = unknown> extends TransformStream<Uint8Array, Jso
     super(transformer);
     this.paths = list;
     this.summary = summary;
+    if (!HAS_CANCEL_HOOK) {
+      // Without the hook (Chromium), a readable side of our own tells of a cancel.
+      const reader = super.readable.getReader();
+      const readable = new ReadableStream<JsonItem<T>>(
+        {
+          pull: (c) => reader.read().then((r) => (r.done ? c.close() : c.enqueue(r.value))),
+          cancel: (reason) => {
+            transformer.cancel(reason);
+            return reader.cancel(reason);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      Object.defineProperty(this, "readable", { value: readable, enumerable: false, configurable: true });
+    }
   }
 }
+
+/** Whether this runtime calls a transformer's `cancel` when the readable side is cancelled (Chromium does not yet). */
+const HAS_CANCEL_HOOK = (() => {
+  let called = false;
+  try {
+    const transformer = { cancel: () => void (called = true) };
+    void new TransformStream(transformer as Transformer).readable.cancel().catch(() => {});
+  } catch {
+    return false;
+  }
+  return called;
+})();
 
 function checkPaths(paths: unknown): string[] {
   if (typeof paths === "string") return [paths];
