@@ -49,7 +49,7 @@ export interface JsonTextPosition {
  * try {
  *   for (let r = await reader.read(); !r.done; r = await reader.read()) console.log(r.value.value);
  * } catch (error) {
- *   if (error instanceof JsonParseError) console.log(error.kind, error.offset, error.path); // "truncated" 26 "$.orders[1].id"
+ *   if (error instanceof JsonParseError) console.log(error.kind, error.offset, error.path); // "truncated", 26, "$.orders[1].id"
  * }
  * ```
  */

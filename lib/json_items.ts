@@ -110,9 +110,9 @@ const PAUSE_EVERY = 256;
  * let total = 0;
  * for (let r = await reader.read(); !r.done; r = await reader.read()) {
  *   if (r.value.path === "$.orders[*]") total += (r.value.value as { amount: number }).amount;
- *   else console.log("auction", r.value.value); // auction 7
+ *   else console.log("auction", r.value.value); // "auction", 7
  * }
- * console.log(total, await items.summary); // 5 { "$.id": 1, "$.orders[*]": 2 }
+ * console.log(total, await items.summary); // 5, { "$.id": 1, "$.orders[*]": 2 }
  * ```
  */
 export class JsonItemStream<T = unknown> extends TransformStream<Uint8Array, JsonItem<T>> {
