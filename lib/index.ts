@@ -16,3 +16,4 @@ export * from "./archive.ts";
 export * from "./msgpack.ts";
 export * from "./json.ts";
 export * from "./json_lines.ts";
+export * from "./s3.ts";

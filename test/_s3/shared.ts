@@ -36,3 +36,11 @@ export async function sharedGateway(): Promise<{ config: GatewayConfig; release:
     },
   };
 }
+
+/** The gateway the global setup of this process started or found (for browser commands, which run here). */
+export async function currentGateway(): Promise<GatewayConfig> {
+  const shared = (globalThis as { [KEY]?: Shared })[KEY];
+  if (!shared) throw new Error("no S3 test gateway in this process: the global setup (test/servers.ts) starts it");
+  const { stop: _, startupMs: __, ...config } = await shared.started;
+  return config;
+}
