@@ -169,6 +169,9 @@ const MAX_PARTS = 10_000;
 const PARTS_PER_STEP = 1000;
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const OPERATIONS: readonly S3Operation[] = ["PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", "HeadObject"];
+/** In a page, an error answer without CORS headers looks like a network error: say so. */
+const IN_BROWSER = typeof (globalThis as { document?: unknown }).document === "object";
+const CORS_HINT = "; in a browser this is also what an S3 error answer without CORS headers looks like (e.g. NoSuchBucket, or a refused signature on some servers)";
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /**
@@ -482,7 +485,9 @@ class PresignError extends Error {
  * into the sink then cancels its source. CompleteMultipartUpload's answer is read in full: a
  * 200 with an error document inside counts as a failure. A chunk that is not a `Uint8Array`
  * errors the stream with a `TypeError`. Either way the object does not exist: it is complete
- * or absent.
+ * or absent. In a browser, an error answer that carries no CORS headers (S3 sends none for a
+ * missing bucket; Ceph's gateway none for a refused signature) is hidden from the page and
+ * looks like a network error: it is retried, then reported as a network error that says so.
  *
  * @example Upload a gzipped archive with credentials (a server)
  * ```ts ignore
@@ -624,7 +629,7 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
 
   function fail(r: S3PresignRequest, last: { status?: number; code?: string; message?: string; requestId?: string; cause?: unknown }, attempts: number): never {
     const why = last.status === undefined
-      ? `network error (${last.cause instanceof Error ? `${last.cause.message}${last.cause.cause ? `: ${String((last.cause.cause as Error).message ?? last.cause.cause)}` : ""}` : String(last.cause)})`
+      ? `network error (${last.cause instanceof Error ? `${last.cause.message}${last.cause.cause ? `: ${String((last.cause.cause as Error).message ?? last.cause.cause)}` : ""}` : String(last.cause)})${IN_BROWSER ? CORS_HINT : ""}`
       : `HTTP ${last.status}${last.code ? ` ${last.code}` : ""}${last.message ? `: ${last.message}` : ""}`;
     throw new S3Error(
       `S3 ${describeOp(r)} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${why}`,

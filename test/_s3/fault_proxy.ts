@@ -44,9 +44,10 @@ export async function startFaultProxy(upstream: string, rules: FaultRules = {}):
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, "http://proxy");
-    const partNumber = url.searchParams.has("uploadId") && url.searchParams.has("partNumber") ? Number(url.searchParams.get("partNumber")) : undefined;
+    // CORS preflights (from the browser runs) go through untouched and uncounted.
+    const partNumber = req.method !== "OPTIONS" && url.searchParams.has("uploadId") && url.searchParams.has("partNumber") ? Number(url.searchParams.get("partNumber")) : undefined;
     const op = [...url.searchParams.keys()].filter((k) => !k.startsWith("X-Amz-")).join("&");
-    stats.requests.push(`${req.method} ${partNumber === undefined ? op : `partNumber=${partNumber}`}`);
+    if (req.method !== "OPTIONS") stats.requests.push(`${req.method} ${partNumber === undefined ? op : `partNumber=${partNumber}`}`);
     if (partNumber !== undefined) {
       const attempt = (stats.attempts[partNumber] = (stats.attempts[partNumber] ?? 0) + 1);
       if (rules.failPart?.partNumber === partNumber) {
