@@ -51,17 +51,9 @@ export interface ServerState {
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 
-/** The events both kinds of response emit, typed once (the union's overloads are not callable). */
-function on(res: Response, event: "close" | "drain", listener: () => void): void {
-  (res as ServerResponse).on(event, listener);
-}
-
-function off(res: Response, event: "close" | "drain", listener: () => void): void {
-  (res as ServerResponse).off(event, listener);
-}
-
 // Types only: the modules themselves are loaded through Vite (see `load`).
 type Sluice = typeof import("../lib/index.ts");
+type SluiceNode = typeof import("../lib/node.ts");
 type AuctionModule = typeof import("./auction.ts");
 
 const MAX_MB = 500;
@@ -207,12 +199,12 @@ class DemoApi {
   private async sendAuction(req: Request, res: Response, url: URL): Promise<void> {
     const mb = number(url, "mb", 0.001, MAX_MB) || 1;
     const seed = number(url, "seed", 0, 2 ** 31) || 1;
-    const [{ jsonStream }, { makeAuction }] = await Promise.all([
+    const [{ jsonStream }, { pipeToNode, DestinationClosedError }, { makeAuction }] = await Promise.all([
       this.load<Sluice>("../lib/index.ts"),
+      this.load<SluiceNode>("../lib/node.ts"),
       this.load<AuctionModule>("./auction.ts"),
     ]);
     const value = makeAuction(Math.round(mb * 1_000_000), seed);
-    const reader = jsonStream(value).getReader();
     const now = Date.now();
     const state: DownloadState = {
       id: ++this.ids, run: url.searchParams.get("run") ?? "", status: "sending", bytes: 0, orders: value.orders.length, startedAt: now, updatedAt: now,
@@ -225,57 +217,54 @@ class DemoApi {
       "x-auction-orders": String(value.orders.length),
     });
     const hash = createHash("sha256");
-    let closed = false;
-    on(res, "close", () => {
-      closed = true;
-      reader.cancel(new Error("the client went away")).catch(() => {});
-    });
     let lastUpdate = 0;
-    try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        hash.update(r.value);
-        state.bytes += r.value.length;
-        if (!(res as ServerResponse).write(r.value)) await drained(res);
+    const counted = jsonStream(value).pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => {
+        hash.update(chunk);
+        state.bytes += chunk.length;
+        controller.enqueue(chunk);
         const t = Date.now();
         if (t - lastUpdate > 100) {
           lastUpdate = state.updatedAt = t;
           this.changed();
         }
-      }
+      },
+    }));
+    try {
+      // Waits for 'drain'; a page that goes away cancels the serializer; an error cuts the body off.
+      await pipeToNode(counted, res as ServerResponse);
     } catch (error) {
-      if (!closed) {
-        state.status = "aborted";
-        this.changed();
-        throw error;
-      }
+      state.status = "aborted";
+      state.updatedAt = Date.now();
+      this.changed();
+      if (error instanceof DestinationClosedError) return;
+      throw error;
     }
     state.updatedAt = Date.now();
-    if (closed) {
-      state.status = "aborted";
-    } else {
-      state.status = "complete";
-      state.sha256 = hash.digest("hex");
-      res.end();
-    }
+    state.status = "complete";
+    state.sha256 = hash.digest("hex");
     this.changed();
   }
 
   /** Server-sent events: the server's view of the current upload and download, at most every 100 ms. */
   private async events(req: Request, res: Response): Promise<void> {
-    const { SseEncoderStream } = await this.load<Sluice>("../lib/index.ts");
+    const [{ SseEncoderStream }, { pipeToNode }] = await Promise.all([
+      this.load<Sluice>("../lib/index.ts"),
+      this.load<SluiceNode>("../lib/node.ts"),
+    ]);
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
     });
     const encoder = new SseEncoderStream({ keepAliveMs: 15_000 });
     const writer = encoder.writable.getWriter();
-    const reader = encoder.readable.getReader();
     let sent = -1;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const publish = () => {
       timer = undefined;
       if (sent === this.version) return;
       sent = this.version;
+      // Rejects once the page has gone away (pipeToNode cancels the encoder).
       writer.write({ event: "state", data: JSON.stringify(this.state()) }).catch(() => {});
     };
     const listener = () => {
@@ -283,18 +272,13 @@ class DemoApi {
     };
     this.listeners.add(listener);
     publish();
-    on(res, "close", () => {
+    try {
+      await pipeToNode(encoder.readable, res as ServerResponse);
+    } catch {
+      // The page went away: pipeToNode has cancelled the encoder.
+    } finally {
       this.listeners.delete(listener);
       if (timer) clearTimeout(timer);
-      reader.cancel().catch(() => {});
-      writer.abort().catch(() => {});
-    });
-    try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        if (!(res as ServerResponse).write(r.value)) await drained(res);
-      }
-    } catch {
-      // The page went away; the close handler has cleaned up.
     }
   }
 }
@@ -309,18 +293,6 @@ function breakOff(req: Request, res: Response): void {
 function resetConnection(req: Request): void {
   if ("stream" in req && req.stream) req.stream.close(http2.NGHTTP2_CANCEL);
   else req.socket.destroy();
-}
-
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      off(res, "drain", done);
-      off(res, "close", done);
-      resolve();
-    };
-    on(res, "drain", done);
-    on(res, "close", done);
-  });
 }
 
 function number(url: URL, name: string, min: number, max: number): number {

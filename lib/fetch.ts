@@ -68,7 +68,7 @@ let supported: boolean | undefined;
  * ```ts
  * import { supportsRequestStreams } from "sluice/fetch";
  *
- * console.log(supportsRequestStreams() ? "streaming" : "buffering");
+ * console.log(supportsRequestStreams() ? "streaming" : "buffering"); // "streaming" — in Node, Deno and Chromium; "buffering" in Firefox and Safari
  * ```
  */
 export function supportsRequestStreams(): boolean {
@@ -192,7 +192,7 @@ function upTo(url: URL | undefined): string {
  * @returns The response, as `fetch` gives it.
  *
  * @example Upload a stream, buffering where the runtime cannot stream
- * ```ts
+ * ```ts ignore
  * import { uploadStream } from "sluice/fetch";
  *
  * const body = new Blob(["hello ", "world"]).stream();

@@ -8,6 +8,7 @@ export * from "./chunk.ts";
 export * from "./sse.ts";
 export * from "./gzip.ts";
 export * from "./tee.ts";
+export * from "./broadcast.ts";
 export * from "./measure.ts";
 export * from "./fold.ts";
 export * from "./dedupe.ts";

@@ -285,7 +285,7 @@ function watchPipes(stream: ReadableStream, branch: { piped: boolean }): void {
  *   },
  * });
  * const [sent, kept] = await Promise.allSettled([upload.pipeTo(connection), new Response(archive).text()]);
- * console.log(sent.status, kept.status === "fulfilled" && kept.value); // "rejected" "hello, world"
+ * console.log(sent.status, kept.status === "fulfilled" && kept.value); // "rejected", "hello, world"
  * console.log((await done).map((r) => r.status)); // ["detached", "closed"]
  * ```
  *
