@@ -180,7 +180,7 @@ const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
  * 10,000 parts hold 5 MiB × 1,000 × (2¹⁰ − 1) ≈ 4.9 TiB; with the 8 MiB default, more than
  * S3's 5 TiB object limit. Memory grows with it: about `(concurrency + 1) ×` the current size.
  *
- * @example
+ * @example The part sizes of a long upload
  * ```ts
  * import { s3PartSize } from "sluice/s3";
  *
@@ -492,17 +492,18 @@ class PresignError extends Error {
  * @example Upload a gzipped archive with credentials (a server)
  * ```ts ignore
  * import { captureArchive } from "sluice/archive";
+ * import { jsonStream } from "sluice/json";
  * import { s3Sink } from "sluice/s3";
  *
  * const sink = s3Sink({
  *   endpoint: "http://127.0.0.1:7480", region: "us-east-1", bucket: "archives", key: "auction.json.gz",
- *   credentials: { accessKeyId: "...", secretAccessKey: "..." },
+ *   credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
  *   contentType: "application/json", contentEncoding: "gzip",
  * });
- * const { stream, archived } = captureArchive(body, sink);
- * await fetch(solverUrl, { method: "POST", body: stream, duplex: "half" });
- * await archived;
- * console.log(await sink.uploaded); // { bucket, key, etag, bytes, parts, durationMs }
+ * const { stream, archived } = captureArchive(jsonStream({ orders: [1, 2, 3] }), sink);
+ * await new Response(stream).text(); // whatever consumes the JSON (an upload to a solver...)
+ * await archived; // the object is complete in the bucket
+ * const { etag, parts, bytes } = await sink.uploaded;
  * ```
  *
  * @example Upload from a browser with URLs its server presigns
@@ -510,9 +511,10 @@ class PresignError extends Error {
  * import { s3Sink } from "sluice/s3";
  *
  * // POST /api/s3/presign is served by s3Presigner(...).handle on the application's server.
+ * const input = document.querySelector<HTMLInputElement>("input[type=file]")!;
  * const sink = s3Sink({ presign: "/api/s3/presign", key: "uploads/report.json" });
- * await file.stream().pipeTo(sink);
- * console.log((await sink.uploaded).etag);
+ * await input.files![0]!.stream().pipeTo(sink);
+ * const { etag } = await sink.uploaded;
  * ```
  *
  * @throws {TypeError} for a missing or mistyped option (both or neither of `credentials` and
@@ -954,11 +956,12 @@ function checkPresignRequest(value: unknown, defaultKey: string | undefined): S3
  *
  * const presigner = s3Presigner({
  *   endpoint: "http://127.0.0.1:7480", region: "us-east-1", bucket: "archives",
- *   credentials: { accessKeyId: Deno.env.get("S3_KEY")!, secretAccessKey: Deno.env.get("S3_SECRET")! },
+ *   credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
  *   authorize: (request) => request.key!.startsWith("uploads/"),
  * });
- * Deno.serve((req) => new URL(req.url).pathname === "/api/s3/presign" ? presigner.handle(req) : new Response(null, { status: 404 }));
- * // In the page: s3Sink({ presign: "/api/s3/presign", key: "uploads/report.json" })
+ * // The server's request handler; the page then uses s3Sink({ presign: "/api/s3/presign", key: "uploads/..." }).
+ * const handler = (req: Request): Promise<Response> | Response =>
+ *   new URL(req.url).pathname === "/api/s3/presign" ? presigner.handle(req) : new Response(null, { status: 404 });
  * ```
  *
  * @throws {TypeError} for a missing or mistyped option, or a runtime without WebCrypto.
