@@ -42,7 +42,8 @@ export async function inspectObject(config: GatewayConfig, key: string): Promise
   const uploads = (listed.match(/<Upload>/g) ?? []).length;
   const head = await c.fetch(objectUrl(config, key), { method: "HEAD" });
   if (head.status !== 200) return { status: head.status, uploads };
-  const get = await c.fetch(objectUrl(config, key));
+  // The stored bytes as they are: fetch would undo a gzip Content-Encoding itself otherwise.
+  const get = await c.fetch(`${objectUrl(config, key)}?response-content-encoding=identity`);
   const body = await get.arrayBuffer();
   const metadata: Record<string, string> = {};
   head.headers.forEach((value, name) => {
@@ -60,9 +61,13 @@ export async function inspectObject(config: GatewayConfig, key: string): Promise
   };
 }
 
-/** The object's bytes (for the tests that decompress them), or undefined when there is none. */
-export async function readObject(config: GatewayConfig, key: string): Promise<Uint8Array | undefined> {
-  const r = await client(config).fetch(objectUrl(config, key));
+/**
+ * The object's bytes, or undefined when there is none. `raw` asks the server not to apply
+ * the object's Content-Encoding (fetch would undo a gzip one itself otherwise).
+ */
+export async function readObject(config: GatewayConfig, key: string, options: { raw?: boolean } = {}): Promise<Uint8Array | undefined> {
+  const url = `${objectUrl(config, key)}${options.raw ? "?response-content-encoding=identity" : ""}`;
+  const r = await client(config).fetch(url);
   if (r.status === 404) return undefined;
   if (!r.ok) throw new Error(`GetObject answered ${r.status}`);
   return new Uint8Array(await r.arrayBuffer());
