@@ -21,8 +21,9 @@ beforeEach(async () => {
   return () => servers.close();
 });
 
-const inBrowser = runtime === "chromium" || runtime === "firefox";
-const streams = runtime !== "firefox";
+const inBrowser = runtime === "chromium" || runtime === "firefox" || runtime === "webkit";
+// Firefox and WebKit (Safari) cannot send a ReadableStream as a request body: they buffer.
+const streams = runtime !== "firefox" && runtime !== "webkit";
 
 type Seen = UploadRecord | { id: string; state: "none" };
 
@@ -98,7 +99,7 @@ async function proveStreaming(base: string, Stream: typeof ReadableStream = Read
 }
 
 describe("supportsRequestStreams", () => {
-  test("supportsRequestStreams is true where fetch streams request bodies and false in Firefox", () => {
+  test("supportsRequestStreams is true where fetch streams request bodies and false in Firefox and WebKit", () => {
     expect(supportsRequestStreams()).toBe(streams);
   });
 });
@@ -122,7 +123,7 @@ describe("uploadStream streams", () => {
     expect(answer).toMatchObject({ bytes: 5000, sha256: digest, httpVersion: "1.1" });
   });
 
-  test("uploadStream over HTTP/2 delivers chunk 1 before chunk 2 exists, except in Firefox, which refuses", async () => {
+  test("uploadStream over HTTP/2 delivers chunk 1 before chunk 2 exists, except in Firefox and WebKit, which refuse", async () => {
     if (!streams) {
       const id = newId();
       const { stream } = handSource();
@@ -171,7 +172,7 @@ describe("uploadStream streams", () => {
       const bytes = sequence(5000) as Uint8Array<ArrayBuffer>;
       const response = await uploadStream(`${https1Url}/upload?id=${again}`, new Blob([bytes]).stream(), { fallback: "buffer" });
       expect(await response.json()).toMatchObject({ bytes: 5000, sha256: await sha256Hex(bytes), httpVersion: "1.1" });
-    } else if (runtime === "firefox") {
+    } else if (!streams) {
       expect((result as DOMException).name).toBe("NotSupportedError");
     } else {
       expect(result).toMatchObject({ bytes: 100 });
@@ -222,6 +223,15 @@ describe("uploadStream fallback", () => {
       const refused = newId();
       await expect(uploadStream(`${httpUrl}/upload?id=${refused}`, body())).rejects.toThrow(/Nothing was sent/);
       expect(await serverSaw(httpUrl, refused)).toEqual({ id: refused, state: "none" });
+    } else if (runtime === "webkit") {
+      // WebKit's own fetch refuses the stream outright; uploadStream refuses before fetch is called.
+      const raw = newId();
+      const error = await fetch(`${httpUrl}/upload?id=${raw}`, { method: "POST", body: body(), duplex: "half" } as RequestInit)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DOMException);
+      expect([(error as DOMException).name, (error as DOMException).message]).toEqual(["NotSupportedError", expect.stringMatching(/ReadableStream uploading is not supported/)]);
+      expect(await serverSaw(httpUrl, raw)).toEqual({ id: raw, state: "none" });
+      await expect(uploadStream(`${httpUrl}/upload?id=${raw}`, body())).rejects.toThrow(/Nothing was sent/);
     }
     for (const fallback of ["buffer", "error"] as const) {
       if (!streams && fallback === "error") continue;
@@ -263,7 +273,7 @@ describe("uploadStream errors and cancellation", () => {
 
   test("uploadStream says how many bytes were sent when the server resets the connection mid-upload", async () => {
     if (!streams) {
-      // Buffered (Firefox): the reset still rejects; it never resolves as if the upload had landed.
+      // Buffered (Firefox, WebKit): the reset still rejects; it never resolves as if the upload had landed.
       const base = http2Url;
       const body = new Blob([sequence(200_000) as Uint8Array<ArrayBuffer>]).stream();
       const error = await uploadStream(`${base}/upload?resetAt=1000`, body, { fallback: "buffer" }).catch((e: unknown) => e);

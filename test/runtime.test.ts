@@ -34,6 +34,11 @@ test("each project runs in the runtime it is named after", () => {
       expect(isBrowser).toBe(true);
       expect(g.navigator?.userAgent).toMatch(/Firefox\//);
       break;
+    case "webkit":
+      expect(isBrowser).toBe(true);
+      expect(g.navigator?.userAgent).toMatch(/AppleWebKit\//);
+      expect(g.navigator?.userAgent).not.toMatch(/Chrome\//);
+      break;
     default:
       throw new Error(`unknown project ${runtime}`);
   }
