@@ -128,6 +128,10 @@ export async function launchWebKit(): Promise<WebKitSession> {
       XDG_DATA_HOME: join(home, ".local", "share"),
       // No accessibility bus on a virtual display.
       NO_AT_BRIDGE: "1",
+      // WebKitGTK takes navigator.language from the locale (LC_CTYPE), and
+      // makes "C" of C.UTF-8, which Intl rejects as a language tag; for plain
+      // "C" it says "en-US".
+      ...(/^C\.|^$/i.test(process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || "") ? { LC_ALL: "C" } : {}),
     };
     // The driver's output goes to a file, not a pipe: MiniBrowser and its web
     // processes inherit it and may outlive the driver by a moment, and an open
