@@ -6,7 +6,7 @@ import basicSsl from "@vitejs/plugin-basic-ssl";
 import { demoApi } from "./demo/api.ts";
 import { serverCommands } from "./test/_servers/commands.ts";
 
-const runtime = "Deno" in globalThis ? "deno" : "node";
+const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const chromiumPath = process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium";
 const chromiumArgs = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

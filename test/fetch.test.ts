@@ -27,8 +27,9 @@ const streams = runtime !== "firefox" && runtime !== "webkit";
 
 type Seen = UploadRecord | { id: string; state: "none" };
 
-// Node and Deno must be told to trust the self-signed certificate (browsers are
-// launched to accept it); Node's fetch also needs an agent that offers HTTP/2.
+// Node, Deno and Bun must be told to trust the self-signed certificate (browsers
+// are launched to accept it); Node's fetch also needs an agent that offers HTTP/2.
+// Bun's fetch takes the certificate in its own `tls` option and speaks HTTP/1.1.
 // Not in the polyfill run: undici's experimental HTTP/2 client stalls on a
 // request body once the stream globals are replaced, so that run uploads to
 // the same TLS server over HTTP/1.1.
@@ -41,6 +42,7 @@ function tlsInit(): Promise<Record<string, unknown>> {
     if (inBrowser) return {};
     const deno = (globalThis as { Deno?: { createHttpClient(o: object): unknown } }).Deno;
     if (deno) return { client: deno.createHttpClient({ caCerts: [tlsCert], http2: true }) };
+    if (runtime === "bun") return { tls: { ca: tlsCert } };
     // Node's bundled undici exposes no Agent class; its global dispatcher is one.
     await (await fetch(`${httpUrl}/health`)).text();
     const global = (globalThis as Record<symbol, object>)[Symbol.for("undici.globalDispatcher.1")]!;
@@ -132,7 +134,7 @@ describe("uploadStream streams", () => {
       expect((error as Error).message).toBe(
         `Cannot upload to ${http2Url}/upload as a stream: this runtime's fetch cannot send a ReadableStream as a ` +
           'request body (no `duplex: "half"` support; Firefox and Safari lack it). Nothing was sent. To upload ' +
-          'anyway, pass fallback: "buffer" to send the body buffered (up to maxBufferBytes); Node, Deno and ' +
+          'anyway, pass fallback: "buffer" to send the body buffered (up to maxBufferBytes); Node, Deno, Bun and ' +
           "Chromium (over HTTP/2) stream.",
       );
       expect(await serverSaw(http2Url, id)).toEqual({ id, state: "none" });
@@ -140,7 +142,8 @@ describe("uploadStream streams", () => {
     }
     const { before, answer, digest } = await proveStreaming(http2Url);
     expect(before).toMatchObject({ state: "receiving", bytes: 3000 });
-    expect(answer).toMatchObject({ bytes: 5000, sha256: digest, httpVersion: runtime === "polyfill" ? "1.1" : "2.0" });
+    // Bun's fetch speaks only HTTP/1.1 (the server offers both).
+    expect(answer).toMatchObject({ bytes: 5000, sha256: digest, httpVersion: runtime === "polyfill" || runtime === "bun" ? "1.1" : "2.0" });
   });
 
   test("uploadStream streams a ReadableStream from another implementation (web-streams-polyfill)", async () => {
