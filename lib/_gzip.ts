@@ -6,8 +6,7 @@
  * @module
  */
 
-import { Deflate } from "fflate";
-import { syncFlushed } from "./_fflate_flush.ts";
+import { safeDeflate, syncFlushed } from "./_fflate.ts";
 
 /**
  * The input is cut into blocks of exactly this many bytes (the last one shorter), each
@@ -149,11 +148,14 @@ export function compressBlock(level: number, buffer: Uint8Array, dictionary: num
   if (data.length === 0) return final ? [FINAL_EMPTY.slice()] : [];
   if (level === 0) return [storedBlocks(data, final)];
   const out: Uint8Array[] = [];
-  const deflate = new Deflate(
-    dictionary > 0 ? { level: level as 6, dictionary: buffer.subarray(0, dictionary) } : { level: level as 6 },
+  // Not fflate's own Deflate, whose first block could refer to bytes before the start of the
+  // stream (fflate issue #260): see _fflate.ts.
+  const deflate = safeDeflate(
+    level,
     (chunk) => {
       if (chunk.length > 0) out.push(chunk);
     },
+    dictionary > 0 ? buffer.subarray(0, dictionary) : undefined,
   );
   deflate.push(data, final);
   if (!final) out.push(syncFlushed(deflate));
