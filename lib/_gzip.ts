@@ -7,6 +7,7 @@
  */
 
 import { safeDeflate, syncFlushed } from "./_fflate.ts";
+import { describeValue } from "./_internal.ts";
 
 /**
  * The input is cut into blocks of exactly this many bytes (the last one shorter), each
@@ -16,6 +17,15 @@ import { safeDeflate, syncFlushed } from "./_fflate.ts";
  * compress within 0.1% of one unbroken stream, so the size is chosen for memory and latency.
  */
 export const BLOCK_SIZE = 1 << 18;
+
+/**
+ * fflate's `mem` for a block: a 2^17-entry hash table (256 KiB) instead of its streaming
+ * default of 2^20 (2 MiB), allocated afresh for every block. On 20 MB of the auction JSON the
+ * output is the same size at levels 6 and 9 and 0.18% larger at level 1, at the same speed;
+ * two workers' extra peak memory drops from about 140 MB to 95 MB. Changing it changes
+ * sluice's output bytes.
+ */
+const BLOCK_MEM = 5;
 
 /** The deflate window: every block but the first gets this much of the input before it. */
 export const DICTIONARY = 32768;
@@ -54,6 +64,13 @@ export function crc32(crc: number, data: Uint8Array): number {
   }
   while (i < n) c = t[(c ^ data[i++]!) & 255]! ^ (c >>> 8);
   return ~c >>> 0;
+}
+
+/** Throws the `TypeError` of a stream given a chunk that is not bytes. */
+export function checkChunk(name: string, chunk: unknown): asserts chunk is Uint8Array {
+  if (!(chunk instanceof Uint8Array)) {
+    throw new TypeError(`${name} expects Uint8Array chunks, got ${describeValue(chunk)}`);
+  }
 }
 
 /** What the compressing core needs to know; all validated by the caller. */
@@ -156,6 +173,7 @@ export function compressBlock(level: number, buffer: Uint8Array, dictionary: num
       if (chunk.length > 0) out.push(chunk);
     },
     dictionary > 0 ? buffer.subarray(0, dictionary) : undefined,
+    BLOCK_MEM,
   );
   deflate.push(data, final);
   if (!final) out.push(syncFlushed(deflate));

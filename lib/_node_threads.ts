@@ -11,7 +11,7 @@ import type { CompressionWorker } from "./_gzip_pool.ts";
 
 /** The parts of `node:worker_threads` and `node:url` used here. */
 export interface NodeThreads {
-  Worker: new (code: string, options: { eval: true; workerData: unknown; execArgv: string[] }) => NodeThread;
+  Worker: new (code: string, options: { eval: true; workerData: unknown; execArgv?: string[] }) => NodeThread;
   fileURLToPath(url: URL): string;
 }
 
@@ -65,8 +65,9 @@ export function startThread(node: NodeThreads, url: URL = workerUrl): Compressio
   const execArgv = (globalThis as { process?: { execArgv?: string[] } }).process?.execArgv ?? [];
   const worker = new node.Worker(BOOTSTRAP, {
     eval: true,
-    // The bootstrap is CommonJS, whatever `--input-type` the process was started with.
-    execArgv: execArgv.filter((a) => !a.startsWith("--input-type")),
+    // The bootstrap is CommonJS, whatever `--input-type` the process was started with; other
+    // flags are inherited as Node does by default (some, like --max-old-space-size, may not be passed).
+    ...(execArgv.some((a) => a.startsWith("--input-type")) ? { execArgv: execArgv.filter((a) => !a.startsWith("--input-type")) } : {}),
     workerData: {
       url: url.href,
       path: url.protocol === "file:" ? node.fileURLToPath(url) : "",

@@ -5,9 +5,10 @@
  * @module
  */
 
-import { Inflate } from "fflate";
+import { decompressor, inflateWork, overLimit, sliceFor } from "./_gunzip.ts";
 import {
   BLOCK_SIZE,
+  checkChunk,
   compressBlock,
   type CoreOptions,
   crc32,
@@ -18,7 +19,7 @@ import {
   gzipTrailer,
 } from "./_gzip.ts";
 import { type CompressionPool, type CompressionWorkerFactory, platformWorkerFactory, poolFor, poolSize, setPoolSize } from "./_gzip_pool.ts";
-import { describeValue, readerCaughtUp } from "./_internal.ts";
+import { describeValue } from "./_internal.ts";
 
 export type { CompressionWorker, CompressionWorkerFactory } from "./_gzip_pool.ts";
 
@@ -268,19 +269,7 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
     }
     const work = { pushes: 0, headerScanned: 0 };
     super(decompressor(name, true, max, work));
-    this.#work = work;
-  }
-
-  #work = { pushes: 0, headerScanned: 0 };
-
-  /**
-   * How many times the input was handed to fflate's inflater, and how many header bytes were
-   * searched for the NUL ending a name or comment (0 with the native engine). For tests that
-   * check input arriving in small pieces is not worked over again for each piece.
-   * @internal
-   */
-  get _work(): { inflatePushes: number; headerBytesScanned: number } {
-    return { inflatePushes: this.#work.pushes, headerBytesScanned: this.#work.headerScanned };
+    inflateWork.set(this, work);
   }
 }
 
@@ -323,19 +312,7 @@ export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
     }
     const work = { pushes: 0, headerScanned: 0 };
     super(decompressor(name, false, max, work));
-    this.#work = work;
-  }
-
-  #work = { pushes: 0, headerScanned: 0 };
-
-  /**
-   * How many times the input was handed to fflate's inflater, and how many header bytes were
-   * searched for the NUL ending a name or comment (0 with the native engine). For tests that
-   * check input arriving in small pieces is not worked over again for each piece.
-   * @internal
-   */
-  get _work(): { inflatePushes: number; headerBytesScanned: number } {
-    return { inflatePushes: this.#work.pushes, headerBytesScanned: this.#work.headerScanned };
+    inflateWork.set(this, work);
   }
 }
 
@@ -508,23 +485,11 @@ function adoptLimited(stream: TransformStream<Uint8Array, Uint8Array>, name: str
   adopt(stream, native.readable.pipeThrough(limit), writable);
 }
 
-/** Input bytes to decompress in one step when `room` output bytes are left before the limit. */
-function sliceFor(room: number, most: number): number {
-  return room === Infinity ? most : Math.max(512, Math.min(most, Math.floor(room / MAX_RATIO)));
-}
-
-function overLimit(name: string, max: number): RangeError {
-  return new RangeError(`${name}: decompressed output would pass maxOutputBytes (${max} bytes); stopped (possible decompression bomb)`);
-}
+/** The most bytes written to a platform decompressor at once when a limit is set. */
+const NATIVE_SLICE = 1 << 16;
 
 // ---------------------------------------------------------------------------
 // Compression in blocks, on this thread or on the pool
-
-function checkChunk(name: string, chunk: unknown): asserts chunk is Uint8Array {
-  if (!(chunk instanceof Uint8Array)) {
-    throw new TypeError(`${name} expects Uint8Array chunks, got ${describeValue(chunk)}`);
-  }
-}
 
 /** A compressed block waiting for the blocks before it to be emitted. */
 interface Compressed {
@@ -714,352 +679,4 @@ function compressor(name: string, core: CoreOptions, threads: Threads | undefine
       fail(reason);
     },
   } as Transformer<Uint8Array, Uint8Array>;
-}
-
-// ---------------------------------------------------------------------------
-// Decompression
-
-/** The parts of fflate's `Inflate` that tell where the deflate stream ended (fflate 0.8). */
-interface InflateState {
-  /** Bytes not yet consumed; `s.p` is the bit position in it. */
-  p: Uint8Array;
-  /** `f`: the final block has begun; `l`: a block is in progress (its length map). */
-  s: { f?: number; l?: unknown; p?: number };
-}
-
-/** The largest gzip header sluice accepts (FEXTRA is at most 64 KiB; names are rarely long). */
-const MAX_HEADER = 1 << 20;
-/** Deflate expands at most ~1032:1; bounding each push bounds the output of one step. */
-const MAX_RATIO = 1032;
-const SLICE = 1 << 17;
-/** Input bytes pushed first, before the stream's compression ratio is known. */
-const FIRST_SLICE = 4096;
-/** The output aimed at per push once the ratio is known: bounds each output chunk. */
-const TARGET_OUTPUT = 1 << 20;
-/** Unread output chunks past which inflating waits for the reader, and how few it waits for. */
-const PAUSE_AT = 8;
-const RESUME_AT = 2;
-/** The most bytes written to a platform decompressor at once when a limit is set. */
-const NATIVE_SLICE = 1 << 16;
-
-/** A growable byte buffer for headers and trailers that arrive in pieces. */
-class Pending {
-  bytes = new Uint8Array(64);
-  length = 0;
-  append(data: Uint8Array): void {
-    if (this.length + data.length > this.bytes.length) {
-      const next = new Uint8Array(Math.max(this.bytes.length * 2, this.length + data.length));
-      next.set(this.bytes.subarray(0, this.length));
-      this.bytes = next;
-    }
-    this.bytes.set(data, this.length);
-    this.length += data.length;
-  }
-  view(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
-  }
-  /** Empties the buffer, dropping it if it grew past `keep` bytes. */
-  clear(keep = 4096): void {
-    this.length = 0;
-    if (this.bytes.length > keep) this.bytes = new Uint8Array(64);
-  }
-}
-
-function hex(b: number): string {
-  return "0x" + b.toString(16).padStart(2, "0");
-}
-
-/**
- * What earlier calls learned about a header arriving in pieces, for FNAME (index 0) and
- * FCOMMENT (1): where the field starts, how far it is known to hold no NUL, and its NUL once
- * found. The bytes of a header only ever grow at the end, so this stays true, and a long name
- * arriving a few bytes at a time is searched once in all, not once per piece.
- */
-class HeaderScan {
-  readonly from = [-1, -1];
-  readonly clean = [0, 0];
-  readonly nul = [-1, -1];
-  scanned = 0;
-  reset(): void {
-    this.from[0] = this.from[1] = this.nul[0] = this.nul[1] = -1;
-  }
-}
-
-/** The header length, or -1 while incomplete; throws on a header that is not gzip. */
-function headerLength(name: string, b: Uint8Array, member: number, memo: HeaderScan): number {
-  const where = `member ${member} header`;
-  if ((b.length > 0 && b[0] !== 0x1f) || (b.length > 1 && b[1] !== 0x8b)) {
-    const got = Array.from(b.subarray(0, 2), hex).join(" ");
-    if (member > 1) {
-      // zlib and gzip(1) skip such bytes; sluice does not guess what they were meant to be.
-      throw new Error(`${name}: unexpected bytes after member ${member - 1}: they start with ${got}, not with a gzip header's 0x1f 0x8b (trailing garbage?)`);
-    }
-    throw new Error(`${name}: not gzip data: ${where} starts with ${got}, expected 0x1f 0x8b`);
-  }
-  if (b.length < 10) return -1;
-  if (b[2] !== 8) throw new Error(`${name}: unsupported compression method ${b[2]} in ${where} (only 8, deflate)`);
-  const flags = b[3]!;
-  if (flags & 0xe0) throw new Error(`${name}: corrupt ${where}: reserved flag bits set (FLG ${hex(flags)})`);
-  let p = 10;
-  if (flags & 4) {
-    if (b.length < p + 2) return -1;
-    p += 2 + (b[p]! | (b[p + 1]! << 8));
-    if (b.length < p) return -1;
-  }
-  for (let i = 0; i < 2; i++) {
-    if (!(flags & (i === 0 ? 8 : 16))) continue;
-    let nul = memo.from[i] === p ? memo.nul[i]! : -1;
-    if (nul < 0) {
-      const start = memo.from[i] === p ? memo.clean[i]! : p;
-      nul = b.indexOf(0, start);
-      memo.scanned += (nul < 0 ? b.length : nul + 1) - start;
-      memo.from[i] = p;
-      memo.clean[i] = b.length;
-      memo.nul[i] = nul;
-    }
-    if (nul < 0) return b.length > MAX_HEADER ? tooLong(name, where) : -1;
-    p = nul + 1;
-  }
-  if (flags & 2) {
-    if (b.length < p + 2) return -1;
-    const expected = crc32(0, b.subarray(0, p)) & 0xffff;
-    const stored = b[p]! | (b[p + 1]! << 8);
-    if (expected !== stored) {
-      throw new Error(`${name}: corrupt ${where}: header CRC16 is ${stored}, computed ${expected}`);
-    }
-    p += 2;
-  }
-  return p;
-}
-
-function tooLong(name: string, where: string): never {
-  throw new Error(`${name}: ${where} is longer than ${MAX_HEADER} bytes (unterminated file name or comment?)`);
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
-/**
- * How many bytes fflate still needs, beyond those it holds, to finish the stored block it is
- * waiting for; 0 when it is not waiting for one (or its length has not arrived). fflate copies
- * what it holds into every push until a stored block is complete, so feeding it one in small
- * pieces would be quadratic; these bytes are gathered here and pushed at once.
- */
-function storedMissing(inflate: Inflate): number {
-  const { p, s } = inflate as unknown as InflateState;
-  if (s.l) return 0;
-  const pos = s.p ?? 0;
-  if (p.length * 8 < pos + 3) return 0;
-  const at = pos >> 3;
-  // BFINAL is the first bit, BTYPE the next two; 00 is a stored block.
-  if ((((p[at]! | ((p[at + 1] ?? 0) << 8)) >> (pos & 7)) & 6) !== 0) return 0;
-  const start = (pos + 10) >> 3;
-  if (p.length < start + 2) return 0;
-  const end = start + 4 + (p[start]! | (p[start + 1]! << 8));
-  return end > p.length ? end - p.length : 0;
-}
-
-function decompressor(name: string, gzip: boolean, max: number, work: { pushes: number; headerScanned: number }): Transformer<Uint8Array, Uint8Array> {
-  let controller!: TransformStreamDefaultController<Uint8Array>;
-  type State = "header" | "body" | "trailer" | "between";
-  let state: State = gzip ? "header" : "body";
-  let member = 1;
-  let members = 0;
-  let total = 0;
-  let crc = 0;
-  let size = 0;
-  const pending = new Pending();
-  const scan = new HeaderScan();
-  let inflate: Inflate | undefined;
-  // The limit's error, thrown from inside fflate's push: passed on as it is, not as corrupt data.
-  let overflow: RangeError | undefined;
-  /** Compressed bytes pushed to fflate so far; with `total`, the ratio that sizes the next push. */
-  let pushed = 0;
-  /** Input not yet inflated when inflating paused for the reader. */
-  let paused: Uint8Array | undefined;
-
-  const newInflate = () => {
-    inflate = new Inflate((out) => {
-      if (out.length === 0) return;
-      if (total + out.length > max) throw (overflow = overLimit(name, max));
-      total += out.length;
-      if (gzip) {
-        crc = crc32(crc, out);
-        size = (size + out.length) >>> 0;
-      }
-      controller.enqueue(out);
-    });
-  };
-
-  /** Input held back until it completes the stored block fflate waits for. */
-  const stash = new Pending();
-  let stashNeed = 0;
-  /** What followed the end of the deflate stream in fflate's hands, when `push` returns true. */
-  let left: Uint8Array = new Uint8Array(0);
-
-  /** Pushes `piece` to fflate; true when the deflate stream ended. */
-  const push = (piece: Uint8Array): boolean => {
-    const inf = inflate!;
-    work.pushes++;
-    pushed += piece.length;
-    try {
-      inf.push(piece, false);
-    } catch (error) {
-      if (error === overflow) throw error;
-      const where = gzip ? ` in member ${member}` : "";
-      throw new Error(`${name}: corrupt deflate data${where}: ${(error as Error).message}`, { cause: error });
-    }
-    const st = (inf as unknown as InflateState).s;
-    if (st.f && !st.l) {
-      left = (inf as unknown as InflateState).p.subarray(((st.p ?? 0) + 7) >> 3);
-      return true;
-    }
-    stashNeed = storedMissing(inf);
-    return false;
-  };
-
-  /** Feeds deflate data; returns what follows the end of the deflate stream, or undefined. */
-  const inflateSome = (data: Uint8Array): Uint8Array | undefined => {
-    let offset = 0;
-    while (offset < data.length) {
-      let ended: boolean;
-      if (stashNeed > 0) {
-        const take = Math.min(stashNeed - stash.length, data.length - offset);
-        stash.append(data.subarray(offset, offset + take));
-        offset += take;
-        if (stash.length < stashNeed) return undefined;
-        stashNeed = 0;
-        // fflate copies what it keeps of a push, so the stash can be reused afterwards.
-        ended = push(stash.view());
-        stash.clear(1 << 17);
-      } else {
-        // Sized so one push outputs about TARGET_OUTPUT bytes: a chunk of a highly compressed
-        // stream is inflated in steps the reader can keep up with, not all at once.
-        const most = pushed === 0 ? FIRST_SLICE : Math.max(512, Math.min(SLICE, Math.floor(TARGET_OUTPUT * pushed / Math.max(total, pushed))));
-        const end = Math.min(data.length, offset + sliceFor(max - total, most));
-        ended = push(data.subarray(offset, end));
-        offset = end;
-      }
-      if (ended) {
-        const tail = data.subarray(offset);
-        if (tail.length === 0) return left;
-        if (left.length === 0) return tail;
-        const joined = new Uint8Array(left.length + tail.length);
-        joined.set(left);
-        joined.set(tail, left.length);
-        return joined;
-      }
-      if (offset < data.length && controller.desiredSize !== null && controller.desiredSize < -PAUSE_AT) {
-        paused = data.subarray(offset);
-        return undefined;
-      }
-    }
-    return undefined;
-  };
-
-  const feed = (input: Uint8Array): void | Promise<void> => {
-    let data = input;
-    while (data.length > 0) {
-      switch (state) {
-        case "between":
-          state = "header";
-          member++;
-          continue;
-        case "header": {
-          // Usually the whole header is in one chunk: parse it in place, without copying.
-          const whole = pending.length === 0;
-          if (!whole) pending.append(data);
-          const b = whole ? data : pending.view();
-          const n = headerLength(name, b, member, scan);
-          work.headerScanned = scan.scanned;
-          if (n < 0) {
-            if (whole) pending.append(data);
-            if (b.length > MAX_HEADER) tooLong(name, `member ${member} header`);
-            return;
-          }
-          data = whole ? data.subarray(n) : b.slice(n);
-          pending.clear();
-          scan.reset();
-          crc = 0;
-          size = 0;
-          newInflate();
-          state = "body";
-          continue;
-        }
-        case "body": {
-          if (!inflate) newInflate();
-          const rest = inflateSome(data);
-          if (rest === undefined) {
-            if (paused === undefined) return;
-            const more = paused;
-            paused = undefined;
-            return readerCaughtUp(controller, RESUME_AT).then(() => {
-              if (controller.desiredSize !== null) return feed(more);
-            });
-          }
-          inflate = undefined;
-          if (!gzip) {
-            if (rest.length > 0) throw new Error(`${name}: ${rest.length} unexpected bytes after the end of the deflate stream`);
-            state = "between";
-            members++;
-            return;
-          }
-          data = rest;
-          state = "trailer";
-          continue;
-        }
-        case "trailer": {
-          const take = Math.min(8 - pending.length, data.length);
-          pending.append(data.subarray(0, take));
-          data = data.subarray(take);
-          if (pending.length < 8) return;
-          const t = pending.view();
-          const storedCrc = readU32(t, 0);
-          const storedSize = readU32(t, 4);
-          pending.clear();
-          if (storedCrc !== crc) {
-            throw new Error(`${name}: CRC32 mismatch in member ${member}: trailer says ${storedCrc.toString(16).padStart(8, "0")}, data has ${crc.toString(16).padStart(8, "0")}`);
-          }
-          if (storedSize !== size) {
-            throw new Error(`${name}: length mismatch in member ${member}: trailer says ${storedSize} bytes (mod 2^32), got ${size}`);
-          }
-          members++;
-          state = "between";
-          continue;
-        }
-      }
-    }
-  };
-
-  return {
-    start(c) {
-      controller = c;
-    },
-    transform(chunk) {
-      checkChunk(name, chunk);
-      if (!gzip && state === "between" && chunk.length > 0) {
-        throw new Error(`${name}: ${chunk.length} unexpected bytes after the end of the deflate stream`);
-      }
-      return feed(chunk);
-    },
-    flush() {
-      inflate = undefined;
-      if (!gzip) {
-        if (state !== "between") throw new Error(`${name}: input ended before the end of the deflate stream (truncated)`);
-        return;
-      }
-      switch (state) {
-        case "between":
-          return;
-        case "header":
-          if (members === 0 && pending.length === 0) throw new Error(`${name}: input ended before any gzip member (empty input)`);
-          throw new Error(`${name}: input ended inside the header of member ${member} (truncated)`);
-        case "body":
-          throw new Error(`${name}: input ended inside the compressed data of member ${member} (truncated)`);
-        case "trailer":
-          throw new Error(`${name}: input ended inside the trailer of member ${member}: ${pending.length} of 8 bytes (truncated)`);
-      }
-    },
-  };
 }
