@@ -86,7 +86,7 @@ export class CompressionPool {
 
   /** Starts the first thread now, so that a factory that throws is reported where the stream is made. */
   warm(): void {
-    if (this.#slots.length === 0) this.#start();
+    if (this.#slots.length === 0) this.#idle(this.#start());
   }
 
   submit(task: PoolTask): void {
