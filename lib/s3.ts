@@ -727,7 +727,7 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
     const sha256 = await sha256Hex(part);
     const response = await request(op("UploadPart", { partNumber, sha256 }), part);
     const etag = response.headers.get("etag");
-    await response.body?.cancel().catch(() => {});
+    await response.arrayBuffer().catch(() => {}); // an empty body: read, so the connection is free again
     if (!etag) {
       throw new S3Error(`S3 UploadPart (part ${partNumber}) of ${where} answered without an ETag header (from a browser, the bucket's CORS rule must expose ETag)`, { operation: "UploadPart", partNumber, status: response.status, attempts: 1 });
     }
@@ -904,7 +904,7 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
           // At most one part: one PutObject.
           const body = full ?? current?.subarray(0, filled) ?? new Uint8Array(0);
           const response = await request(op("PutObject", { sha256: await sha256Hex(body), ...objectFields() }), body);
-          await response.body?.cancel().catch(() => {});
+          await response.arrayBuffer().catch(() => {}); // an empty body: read, so the connection is free again
           const etag = response.headers.get("etag") || (await headEtag());
           result = { bucket, key: key ?? "", etag, bytes, parts: 1, durationMs: performance.now() - started };
         } else {
