@@ -1,6 +1,6 @@
 // End-to-end tests of the demo page: Chromium through Playwright (Debian's
 // /usr/bin/chromium), Firefox through puppeteer-core (Playwright cannot drive
-// Debian's Firefox ESR). One Vite dev server, over HTTPS with HTTP/2, on a free
+// Debian's Firefox ESR), WebKit through WebDriver (WebKitGTK's MiniBrowser). One Vite dev server, over HTTPS with HTTP/2, on a free
 // port chosen here; the port is kept in the environment so that the workers,
 // which load this file again, agree with the main process.
 import { defineConfig } from "@playwright/test";
@@ -51,6 +51,8 @@ export default defineConfig({
       use: { browserName: "chromium", launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, "--disable-http2"] } },
     },
     { name: "firefox", testMatch: "firefox.spec.ts" },
+    // WebKitGTK's MiniBrowser over W3C WebDriver (test/webkit_provider.ts).
+    { name: "webkit", testMatch: "webkit.spec.ts" },
   ],
   webServer: {
     command: `node node_modules/vite/bin/vite.js --port ${port} --strictPort`,
