@@ -7,6 +7,7 @@
 // Routes: see test/_servers/upload_server.ts.
 import type { TestProject } from "vitest/node";
 import { startServerSet } from "./_servers/server_set.ts";
+import { startControlServer } from "./_servers/control.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,6 +20,8 @@ declare module "vitest" {
     https1Url: string;
     /** PEM of the servers' self-signed certificate, for Node and Deno clients to trust. */
     tlsCert: string;
+    /** Where the workerd run starts per-test servers (test/_servers/control.ts); "" elsewhere. */
+    serverControlUrl: string;
   }
 }
 
@@ -29,5 +32,11 @@ export default async function setup(project: TestProject) {
   project.provide("http2Url", servers.http2Url);
   project.provide("https1Url", servers.https1Url);
   project.provide("tlsCert", servers.tlsCert);
-  return () => servers.close();
+  // workerd can neither listen nor call browser commands: it asks this server for servers of its own.
+  const control = project.name === "workerd" ? await startControlServer() : undefined;
+  project.provide("serverControlUrl", control?.url ?? "");
+  return async () => {
+    await control?.close();
+    await servers.close();
+  };
 }
