@@ -18,10 +18,10 @@ const chromiumArgs = [
 const unit = { include: ["test/*.test.ts"], globalSetup: ["test/servers.ts"], testTimeout: 30_000, hookTimeout: 30_000 };
 const serverSide = { ...unit, include: ["test/*.test.ts", "test/node/*.test.ts"] };
 // workerd runs the same files as the browsers, plus test/workerd/ (a Worker's fetch handler).
-// Its pool is loaded only when the run may include it (Node, no --project naming another one).
+// Its pool is loaded only when a Vitest run may include it (in Node, no --project naming only others).
 const projectArgs = process.argv.flatMap((arg, i, all) =>
   arg === "--project" ? [all[i + 1]] : arg.startsWith("--project=") ? [arg.slice("--project=".length)] : []);
-const withWorkerd = runtime === "node" && (projectArgs.length === 0 || projectArgs.includes("workerd"));
+const withWorkerd = !!process.env.VITEST && runtime === "node" && (projectArgs.length === 0 || projectArgs.includes("workerd"));
 const workerd = withWorkerd ? [await workerdProject({ ...unit, include: ["test/*.test.ts", "test/workerd/*.test.ts"] })] : [];
 
 const testConfig = defineConfig({
