@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 /** What {@linkcode uploadStream} does where the body cannot be streamed. */
 export type UploadFallback = "error" | "buffer";
@@ -69,7 +69,7 @@ let supported: boolean | undefined;
  * ```ts
  * import { supportsRequestStreams } from "sluice/fetch";
  *
- * console.log(supportsRequestStreams() ? "streaming" : "buffering");
+ * console.log(supportsRequestStreams() ? "streaming" : "buffering"); // "streaming" — in Node, Deno and Chromium; "buffering" in Firefox and Safari
  * ```
  */
 export function supportsRequestStreams(): boolean {
@@ -200,7 +200,7 @@ function upTo(url: URL | undefined): string {
  * @returns The response, as `fetch` gives it.
  *
  * @example Upload a stream, buffering where the runtime cannot stream
- * ```ts
+ * ```ts ignore
  * import { uploadStream } from "sluice/fetch";
  *
  * const body = new Blob(["hello ", "world"]).stream();
@@ -217,9 +217,10 @@ export async function uploadStream(
   body: ReadableStream<Uint8Array>,
   init: UploadStreamOptions = {},
 ): Promise<Response> {
-  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, ...rest } = init;
+  const options = optionsObject(init, "Cannot upload", "init");
+  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, ...rest } = options;
   // A Request's own signal counts as much as one passed in init (fetch follows both).
-  const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+  const signal = options.signal ?? (input instanceof Request ? input.signal : undefined);
   if (typeof (body as { getReader?: unknown } | null)?.getReader !== "function") {
     throw new TypeError(`Cannot upload: body must be a ReadableStream, got ${describeValue(body)}`);
   }
@@ -400,7 +401,8 @@ async function sendStreamed(
       throw new TypeError(`the server redirected (${response.status}), and a streamed upload follows no redirect unless \`redirect\` says so`);
     }
     return response;
-  } catch (error) {
+  } catch (caught) {
+    let error = caught;
     if (bodyFailure) throw bodyFailure.error;
     if (userSignal?.aborted) throw userSignal.reason;
     // workerd reports a network failure as a plain Error ("Network connection lost."), not a TypeError.

@@ -402,6 +402,10 @@ describe("uploadStream errors and cancellation", () => {
       .toThrow("Cannot upload: maxBufferBytes must be a non-negative safe integer, got number -1");
     await expect(uploadStream(url, stream, { method: "GET" })).rejects
       .toThrow('Cannot upload: method must allow a request body, got string "GET"');
+    await expect(uploadStream(url, stream, null as unknown as {})).rejects
+      .toThrow(new TypeError("Cannot upload: init must be an object, got null"));
+    await expect(uploadStream(url, stream, "POST" as unknown as {})).rejects
+      .toThrow(new TypeError('Cannot upload: init must be an object, got string "POST"'));
     expect(stream.locked).toBe(false);
   });
 });

@@ -8,6 +8,8 @@
 import type { TestProject } from "vitest/node";
 import { startServerSet } from "./_servers/server_set.ts";
 import { startControlServer } from "./_servers/control.ts";
+import { sharedGateway } from "./_s3/shared.ts";
+import type { GatewayConfig } from "./_s3/gateway.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,6 +24,8 @@ declare module "vitest" {
     tlsCert: string;
     /** Where the workerd run starts per-test servers (test/_servers/control.ts); "" elsewhere. */
     serverControlUrl: string;
+    /** The S3 gateway of the run (test/_s3/gateway.ts): endpoint, region, keys and a bucket with CORS. */
+    s3: GatewayConfig;
   }
 }
 
@@ -35,8 +39,15 @@ export default async function setup(project: TestProject) {
   // workerd can neither listen nor call browser commands: it asks this server for servers of its own.
   const control = project.name === "workerd" ? await startControlServer() : undefined;
   project.provide("serverControlUrl", control?.url ?? "");
+  const s3 = await sharedGateway().catch(async (error) => {
+    await control?.close();
+    await servers.close();
+    throw error;
+  });
+  project.provide("s3", s3.config);
   return async () => {
     await control?.close();
     await servers.close();
+    await s3.release();
   };
 }

@@ -43,7 +43,7 @@ export default defineConfig({
     launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
   },
   projects: [
-    { name: "chromium", testMatch: "demo.spec.ts", use: { browserName: "chromium" } },
+    { name: "chromium", testMatch: /(demo|s3)\.spec\.ts$/, use: { browserName: "chromium" } },
     {
       // The same Chromium held to HTTP/1.1, where it refuses to stream request bodies.
       name: "chromium-http1",
@@ -60,8 +60,11 @@ export default defineConfig({
     url: `${baseURL}/`,
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,
-    env: { SLUICE_DEMO_NO_RELOAD: "1" },
+    // S3: the gateway the environment names, else a local one the dev server starts (test/browser/s3.spec.ts).
+    env: { SLUICE_DEMO_NO_RELOAD: "1", ...(process.env.SLUICE_S3_ENDPOINT ? {} : { SLUICE_DEMO_S3: "local" }) },
     timeout: 60_000,
+    // SIGTERM, not the default SIGKILL, so the dev server stops the S3 gateway it may have started.
+    gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
     stdout: "ignore",
     stderr: "pipe",
   },

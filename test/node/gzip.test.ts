@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 import { crc32 } from "../../lib/_gzip.ts";
 import { DeflateStream, GunzipStream, GzipStream, InflateStream } from "../../lib/gzip.ts";
 import { nodeCompressionWorker } from "../../lib/node.ts";
-import { collectBytes, concat, cutAt, deferred, streamOf } from "../_util.ts";
+import { collectBytes, concat, cutAt, deferred, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "../_util.ts";
 
 function text(length: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -247,5 +247,30 @@ describe("nodeCompressionWorker", () => {
     expect(() => new GzipStream({ worker: failing })).toThrow(
       "GzipStream: could not start the compression worker: Error: no threads here",
     );
+  });
+});
+
+describe("binary inputs that start with zeros, read by zlib", () => {
+  test("zlib reads GzipStream and DeflateStream output of zero-led record inputs, on the main thread and on a worker", async () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= 120; seed++) {
+      const input = zeroLedRecords(seed);
+      const level = [1, 6, 9][seed % 3]!;
+      const outputs: [string, Uint8Array][] = [
+        ["gzip", await through([input], new GzipStream({ level }))],
+        ["raw", await through([input], new DeflateStream({ level }))],
+      ];
+      if (seed % 20 === 0) outputs.push(["gzip on a worker", await through([input], new GzipStream({ level, worker: nodeCompressionWorker }))]);
+      for (const [kind, out] of outputs) {
+        try {
+          const back = kind === "raw" ? inflateRawSync(out) : gunzipSync(out);
+          if (!same(back, input)) failures.push(`seed ${seed} ${kind}: other bytes`);
+        } catch (error) {
+          failures.push(`seed ${seed} ${kind}: ${(error as Error).message}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(same(gunzipSync(await through([ZERO_LED_MINIMAL], new GzipStream())), ZERO_LED_MINIMAL)).toBe(true);
   });
 });
