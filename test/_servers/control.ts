@@ -1,47 +1,41 @@
 // For the runs whose tests cannot listen and have no browser commands
-// (workerd): a small HTTP server in the Vitest process, on 127.0.0.1 port 0,
-// that starts and stops sets of the test servers on request, as the browser
-// commands do (./commands.ts). The global setup starts it for those runs and
-// closes it, with every set still running, when the run ends.
+// (workerd): the browser commands (./commands.ts: test servers, the S3 kit's
+// presigning, proxies and routes) served over HTTP by the Vitest process, on
+// 127.0.0.1 port 0. The global setup starts it for those runs and closes it
+// when the run ends; ./remote_commands.ts is the tests' side.
 //
-//   POST /start        starts a set; answers its ServerUrls and an id
-//   POST /stop?id=ID   closes that set (nothing if it is already closed)
+//   POST /command/NAME   body: the JSON array of arguments
+//                        answer: { value } or, when the command threw, { error }
 import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { startServerSet, type ServerSet } from "./server_set.ts";
+
+// A browser command's shape: (context, ...args) => result. Of the context, only `sessionId` is given.
+type Command = (context: never, ...args: never[]) => unknown;
 
 export interface ControlServer {
   /** Base URL of the control server. */
   url: string;
-  /** Closes every set it started, then itself. */
+  /** Stops it (the commands' own resources are stopped by their stop commands or the global teardown). */
   close(): Promise<void>;
 }
 
-export async function startControlServer(): Promise<ControlServer> {
-  const running = new Map<string, ServerSet>();
+export async function startControlServer(commands: Record<string, Command>, sessionId: string): Promise<ControlServer> {
   const sockets = new Set<Socket>();
-  let counter = 0;
   const server = createServer((request, response) => {
-    const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const answer = (status: number, body: unknown) => {
       response.writeHead(status, { "content-type": "application/json" });
       response.end(JSON.stringify(body));
     };
-    if (request.method === "POST" && url.pathname === "/start") {
-      startServerSet().then((set) => {
-        const id = String(++counter);
-        running.set(id, set);
-        const { close: _, ...urls } = set;
-        answer(200, { id, ...urls });
-      }, (error: Error) => answer(500, { error: error.message }));
-    } else if (request.method === "POST" && url.pathname === "/stop") {
-      const id = url.searchParams.get("id") ?? "";
-      const set = running.get(id);
-      running.delete(id);
-      (set?.close() ?? Promise.resolve()).then(() => answer(200, { id }), (error: Error) => answer(500, { error: error.message }));
-    } else {
-      answer(404, { error: `no route ${request.method} ${url.pathname}` });
-    }
+    const name = /^\/command\/([A-Za-z0-9]+)$/.exec(request.url ?? "")?.[1];
+    const command = name !== undefined && Object.hasOwn(commands, name) ? commands[name] : undefined;
+    if (request.method !== "POST" || command === undefined) return answer(404, { error: `no command ${request.method} ${request.url}` });
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      Promise.resolve()
+        .then(() => command({ sessionId } as never, ...(JSON.parse(Buffer.concat(chunks).toString("utf8") || "[]") as never[])))
+        .then((value) => answer(200, { value }), (error: Error) => answer(200, { error: error?.message ?? String(error) }));
+    });
   });
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
@@ -53,13 +47,9 @@ export async function startControlServer(): Promise<ControlServer> {
   });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      await Promise.all([...running.values()].map((set) => set.close()));
-      running.clear();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-    },
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    }),
   };
 }

@@ -10,28 +10,20 @@
 //
 // In Node, Deno and Bun the servers run in the test's own process. A browser
 // cannot listen, so there the test asks the Vitest process to start and stop
-// them through browser commands (./commands.ts); workerd asks a control server
-// in the Vitest process over loopback (./control.ts).
+// them through browser commands (./commands.ts); workerd calls the same
+// commands over HTTP on loopback (./control.ts).
 import { inject } from "vitest";
-import type { ServerSet, ServerUrls } from "./server_set.ts";
+import type { ServerSet } from "./server_set.ts";
 
 export type { ServerSet, ServerUrls } from "./server_set.ts";
 
 export async function startServers(): Promise<ServerSet> {
   // Browser projects are named "chromium (chromium)": the project, then the instance.
   const runtime = inject("runtime").split(" ")[0];
-  if (runtime === "chromium" || runtime === "firefox" || runtime === "webkit") {
-    const { commands } = await import("vitest/browser");
+  if (runtime === "chromium" || runtime === "firefox" || runtime === "webkit" || runtime === "workerd") {
+    const { commands } = runtime === "workerd" ? { commands: (await import("./remote_commands.ts")).remoteCommands() } : await import("vitest/browser");
     const { id, ...urls } = await commands.startServers();
     return { ...urls, close: () => commands.stopServers(id) };
-  }
-  if (runtime === "workerd") {
-    // workerd cannot listen either: a control server in the Vitest process starts the set (./control.ts).
-    const control = inject("serverControlUrl");
-    const response = await fetch(`${control}/start`, { method: "POST" });
-    if (!response.ok) throw new Error(`could not start test servers: ${await response.text()}`);
-    const { id, ...urls } = await response.json() as ServerUrls & { id: string };
-    return { ...urls, close: async () => void (await (await fetch(`${control}/stop?id=${id}`, { method: "POST" })).text()) };
   }
   const { startServerSet } = await import("./server_set.ts");
   return startServerSet();
