@@ -152,12 +152,10 @@ export class JsonItemStream<T = unknown> extends TransformStream<Uint8Array, Jso
     const summary = new Promise<Record<string, number>>((resolve, reject) => void (settle = { resolve, reject }));
     summary.catch(() => {});
     const counts = list.map(() => 0);
-    const decoder = new TextDecoder();
     let controller!: TransformStreamDefaultController<JsonItem<T>>;
     let stopped = false;
 
-    const onValue = (selector: number, key: string | number | null, bytes: Uint8Array): void => {
-      const text = decoder.decode(bytes);
+    const onValue = (selector: number, key: string | number | null, text: string): void => {
       let value: unknown;
       if (reviver === undefined) value = JSON.parse(text);
       else {
