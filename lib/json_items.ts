@@ -74,7 +74,9 @@ const PAUSE_EVERY = 256;
  * `prices` with its name as `key`, `$.meta` one value, `$[*]` the elements of a
  * document that is one big array, and `$` the whole document. Paths may not
  * select values inside each other's (`$.a` with `$.a[*]`); a value two paths
- * select alike is emitted once, for the first.
+ * select alike is emitted once, for the first. A member name that occurs
+ * twice in one object gives an item for each occurrence, in order (the last
+ * is the one `JSON.parse` keeps).
  *
  * Each value equals `JSON.parse` of the text at that place, exactly: numbers,
  * `-0`, escapes and lone surrogates written as escapes, duplicate member
