@@ -161,6 +161,45 @@ describe("JsonItemStream", () => {
     );
   });
 
+  test("JsonItemStream emits the values of several paths at once in document order, each with its path (fast-check)", async () => {
+    const stepMatches = (step: Step, key: string | number) =>
+      step === "*" || (typeof key === "number" ? "index" in step && step.index === key : "name" in step && step.name === key);
+    function walk(n: Node, selectors: Step[][], paths: string[], live: number[], depth: number, key: string | number | null, out: JsonItem[]): void {
+      const full = live.find((s) => selectors[s]!.length === depth);
+      if (full !== undefined) {
+        out.push({ path: paths[full]!, key, value: JSON.parse(write(n)) });
+        return;
+      }
+      const children: [string | number, Node][] = n.t === "array" ? n.items.map((c, i) => [i, c]) : n.t === "object" ? n.entries.map(([k, c]) => [JSON.parse(k) as string, c]) : [];
+      for (const [k, c] of children) {
+        const next = live.filter((s) => selectors[s]!.length > depth && stepMatches(selectors[s]![depth]!, k));
+        if (next.length > 0) walk(c, selectors, paths, next, depth + 1, k, out);
+      }
+    }
+    const choice = fc.tuple(fc.array(fc.nat(), { maxLength: 4 }), fc.array(fc.boolean(), { maxLength: 4 }));
+    await fc.assert(
+      fc.asyncProperty(node, fc.array(choice, { minLength: 2, maxLength: 3 }), spaces, cuts, async (doc, choices, ws, cut) => {
+        const selectors = choices.map(([c, w]) => pathInto(doc, c, w));
+        const paths = selectors.map((steps, i) => formatPath(steps, i % 2 === 1));
+        let stream: JsonItemStream;
+        try {
+          stream = new JsonItemStream(paths);
+        } catch {
+          fc.pre(false); // paths that overlap or repeat are refused (tested elsewhere)
+          return;
+        }
+        const text = write(doc, spacer(ws));
+        const got = await collect(streamOf(chunked(encoder.encode(text), cut)).pipeThrough(stream!));
+        const want: JsonItem[] = [];
+        walk(doc, selectors, paths, selectors.map((_, i) => i), 0, null, want);
+        expect(got).toEqual(want);
+        const counts = Object.fromEntries(paths.map((p) => [p, want.filter((item) => item.path === p).length]));
+        expect(await stream!.summary).toEqual(counts);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("JsonItemStream selecting $ gives exactly JSON.parse of the whole text (fast-check)", async () => {
     await fc.assert(
       fc.asyncProperty(node, spaces, cuts, async (doc, ws, cut) => {
