@@ -195,6 +195,7 @@ export class JsonScanner {
   #text = "";
   #textBuf: Uint8Array | null = null;
   #textChunk = -1; // the chunk's offset in the text
+  #textEnd = 0; // where in the chunk the decoded window ends
   #textStart = 0; // text offset of its first character
   #textU16 = 0; // #u16 there
   /** The selector that takes the top-level value, or -1. */
@@ -791,9 +792,11 @@ export class JsonScanner {
     if (this.#base + end - this.#capStart > this.#limits.maxValueBytes) this.#valueTooLarge(buf);
     let text: string;
     if (this.#capParts.length === 0) {
-      // Within this chunk: a slice of the chunk's text, decoded with one call for all its values.
-      if (this.#textBuf !== buf || this.#textChunk !== this.#base) {
-        this.#text = this.#decoder.decode(buf.subarray(startInBuf));
+      // Within this chunk: a slice of text decoded once for the values of up to 64 KiB of it.
+      // (The window may end inside a UTF-8 sequence; no value that ends before it is affected.)
+      if (this.#textBuf !== buf || this.#textChunk !== this.#base || end > this.#textEnd) {
+        this.#textEnd = Math.min(buf.length, Math.max(end, startInBuf + 65536));
+        this.#text = this.#decoder.decode(buf.subarray(startInBuf, this.#textEnd));
         this.#textBuf = buf;
         this.#textChunk = this.#base;
         this.#textStart = this.#capStart;

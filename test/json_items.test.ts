@@ -576,6 +576,14 @@ describe("JsonItemStream streaming", () => {
     expect(await cancelled.promise).toBe(error);
   });
 
+  test("JsonItemStream gives the values of a chunk far larger than 64 KiB, multi-byte text included, exactly", async () => {
+    const values = Array.from({ length: 30_000 }, (_, i) => (i % 3 === 0 ? { s: `é${i}🦄`, n: i } : i % 3 === 1 ? `€${"x".repeat(i % 17)}` : [i, "日本"]));
+    const text = JSON.stringify(values);
+    expect(text.length).toBeGreaterThan(4 * 65536);
+    const got = await items([encoder.encode(text)], "$[*]");
+    expect(got).toEqual(values.map((value, key) => ({ path: "$[*]", key, value })));
+  });
+
   test("JsonItemStream holds a large selected value across many small chunks and emits it whole", async () => {
     const value = { list: Array.from({ length: 3000 }, (_, i) => ({ i, s: "é".repeat(i % 7) })) };
     const bytes = encoder.encode(JSON.stringify({ big: value, after: 1 }));
