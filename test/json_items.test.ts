@@ -343,6 +343,22 @@ describe("JsonItemStream", () => {
     ]);
   });
 
+  test("JsonItemStream passes the reviver the third argument JSON.parse passes, where the runtime has one (source text)", async () => {
+    const text = '{"a":1.50,"b":{"c":"x","d":[1e2]}}';
+    const seen = (record: [string, unknown][]) =>
+      function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
+        record.push([key, context?.source]);
+        return value;
+      };
+    const native: [string, unknown][] = [];
+    JSON.parse(text, seen(native));
+    const streamed: [string, unknown][] = [];
+    await items(bytewise(encoder.encode(text)), ["$.a", "$.b"], { reviver: seen(streamed) });
+    // The same calls but the last (the document itself, which is not selected).
+    expect(streamed).toEqual(native.slice(0, -1));
+    if (native[0]![1] !== undefined) expect(streamed[0]).toEqual(["a", "1.50"]);
+  });
+
   test("JsonItemStream errors the stream with the reviver's own error", async () => {
     const boom = new Error("boom");
     const stream = new JsonItemStream("$[*]", {
