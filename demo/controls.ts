@@ -28,6 +28,21 @@ export function archiveToOpfs(): boolean {
   return $<HTMLSelectElement>("sink").value === "opfs" && hasOpfs;
 }
 
+/** Whether archives go to the dev server's S3 bucket (offered only when it has one). */
+export function archiveToS3(): boolean {
+  return $<HTMLSelectElement>("sink").value === "s3";
+}
+
+/** Offers "Archive to: S3" if the dev server has a bucket (SLUICE_S3_* or SLUICE_DEMO_S3=local). */
+export async function detectS3(): Promise<void> {
+  type S3Info = { enabled: boolean; bucket?: string };
+  const s3 = await fetch("/api/s3").then((r) => r.json() as Promise<S3Info>, (): S3Info => ({ enabled: false }));
+  if (!s3.enabled) return;
+  const option = $<HTMLOptionElement>("sink-s3");
+  option.disabled = option.hidden = false;
+  option.textContent = `S3 bucket ${s3.bucket}`;
+}
+
 /** How long the server waits per chunk of an upload, in ms (0: full speed). */
 export function serverSlowMs(): number {
   return Number($<HTMLSelectElement>("speed").value);

@@ -9,7 +9,7 @@
 // its counters), server_state.ts (the server's records), metrics.ts (frame
 // gaps, heap, charts), flows/ (upload, download, eager, archive) and render.ts.
 import { showCapabilities } from "./capabilities.ts";
-import { applyModeLimits, megabytes, mode, updateControls } from "./controls.ts";
+import { applyModeLimits, detectS3, megabytes, mode, updateControls } from "./controls.ts";
 import { $, errorText } from "./dom.ts";
 import { streamDownload } from "./flows/download.ts";
 import { eager } from "./flows/eager.ts";
@@ -55,3 +55,4 @@ $("stop").addEventListener("click", () => running()?.abort.abort(new DOMExceptio
 showCapabilities();
 applyModeLimits();
 void listOpfs();
+void detectS3();

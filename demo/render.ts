@@ -91,7 +91,7 @@ export function showArchive(archive: Result["archive"]): void {
   sub.textContent = `${formatBytes(archive.bytes)} of JSON, ${ratio(archive.bytes, archive.file.size)} · kept in ${archive.where}`;
   const link = document.createElement("a");
   link.className = "download";
-  link.href = archiveUrl;
+  link.href = archive.url ?? archiveUrl;
   link.download = archive.name;
   link.id = "archive-link";
   link.textContent = `Download ${archive.name}`;

@@ -15,7 +15,7 @@ export interface Result {
   kind: "ok" | "warn" | "bad";
   message: string;
   facts: [string, string | Node][];
-  archive?: { name: string; where: string; file: Blob; bytes: number };
+  archive?: { name: string; where: string; file: Blob; bytes: number; url?: string };
   table: string;
 }
 

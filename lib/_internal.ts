@@ -65,14 +65,21 @@ export async function readerCaughtUp(controller: TransformStreamDefaultControlle
 /**
  * Checks an options argument: returns it, or `{}` for `undefined`; throws a
  * `TypeError` that names the caller and the argument for anything that is not
- * an object (`null`, a number, a string, a function).
- * @param owner What failed, as the message starts: `"Cannot construct ChunkStream"`.
+ * an object (`null`, a number, a string, a function):
+ * `Cannot construct MeasureStream: options must be an object, got null`.
+ * @param owner What failed, as the message starts: `"Cannot construct MeasureStream"`.
  * @param what The argument's name in the message.
+ * @param expected What it must be, in the message.
  */
-export function optionsObject<T extends object>(options: T | undefined, owner: string, what = "options"): T {
+export function optionsObject<T extends object>(
+  options: T | undefined,
+  owner: string,
+  what = "options",
+  expected = "an object",
+): T {
   if (options === undefined) return {} as T;
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${owner}: ${what} must be an object, got ${describeValue(options)}`);
+    throw new TypeError(`${owner}: ${what} must be ${expected}, got ${describeValue(options)}`);
   }
   return options;
 }

@@ -99,6 +99,19 @@ export interface CapturedArchive {
  * console.log(await new Response(copy).text()); // "hello, archive"
  * ```
  *
+ * @example Follow the archive while it is written
+ * ```ts
+ * import { type ArchiveProgress, blobSink, captureArchive } from "sluice/archive";
+ *
+ * let last: ArchiveProgress | undefined;
+ * const { stream, archived } = captureArchive(new Blob(["abc"]).stream(), blobSink(), {
+ *   onProgress: (p) => (last = p), // for example: show p.bytes, p.storedBytes and p.bytesPerSecond
+ * });
+ * await stream.cancel(); // nobody reads it here: the archive goes on alone
+ * const report = await archived; // the final progress report came just before
+ * console.log(last?.done, last?.bytes, last?.storedBytes === report.storedBytes); // true, 3, true
+ * ```
+ *
  * A call that throws aborts `sink` (when it is an unlocked `WritableStream`) with the same
  * error, so a file sink leaves no temporary file behind and a Blob sink's `blob` rejects.
  *

@@ -18,3 +18,4 @@ export * from "./msgpack.ts";
 export * from "./json.ts";
 export * from "./json_lines.ts";
 export * from "./json_items.ts";
+export * from "./s3.ts";

@@ -287,6 +287,9 @@ export class MeasureStream<T = Uint8Array> extends TransformStream<T, T> {
   readonly report: Promise<TransferReport>;
 
   /**
+   * Creates a pass-through stream that measures what passes, reporting on the way with `onProgress`
+   * and at the end with `report` and `onReport`.
+   *
    * @param options See {@linkcode MeasureOptions}.
    * @throws {TypeError} when `options` is not an object, `onReport` or `onProgress` is not a function, or `interval` is not a number.
    * @throws {RangeError} when `interval` is negative or NaN.

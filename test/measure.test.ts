@@ -2,10 +2,22 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { MeasureStream, type TransferProgress, type TransferReport } from "../lib/measure.ts";
 import { collect, deferred, delay, sequence, streamOf } from "./_util.ts";
 
-// The timed tests below inject delays of STEP ms on one side and assert relations
-// with wide margins (a shared, slow machine), never tight absolute timings.
+// The timed tests below inject delays of STEP ms on one side, on the test runner's
+// fake clock (timers and performance.now), so the times they assert are exact.
 const STEP = 40;
 const STEPS = 5;
+
+/** Runs `work` to its end on the fake clock, firing each timer as it comes due. */
+async function onFakeClock<T>(work: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers();
+  try {
+    const result = work();
+    await vi.runAllTimersAsync();
+    return await result;
+  } finally {
+    vi.useRealTimers();
+  }
+}
 
 describe("MeasureStream", () => {
   test("MeasureStream passes chunks through unchanged and counts them", async () => {
@@ -122,42 +134,50 @@ describe("MeasureStream", () => {
   });
 
   test("MeasureStream measures the time to the first chunk", async () => {
-    const measure = new MeasureStream();
-    const source = new ReadableStream<Uint8Array>({
-      async start(c) {
-        await delay(3 * STEP);
-        c.enqueue(sequence(1));
-        c.close();
-      },
+    const report = await onFakeClock(async () => {
+      const measure = new MeasureStream();
+      const source = new ReadableStream<Uint8Array>({
+        async start(c) {
+          await delay(3 * STEP);
+          c.enqueue(sequence(1));
+          c.close();
+        },
+      });
+      await collect(source.pipeThrough(measure));
+      return measure.report;
     });
-    await collect(source.pipeThrough(measure));
-    const report = await measure.report;
-    expect(report.firstChunkMs).toBeGreaterThanOrEqual(3 * STEP * 0.8);
+    expect(report.firstChunkMs).toBe(3 * STEP);
   });
 
   test("MeasureStream shows a slow producer as almost no stall", async () => {
-    let n = 0;
-    const source = new ReadableStream<Uint8Array>({
-      async pull(c) {
-        if (n++ > 0) await delay(STEP);
-        if (n > STEPS + 1) c.close();
-        else c.enqueue(sequence(100));
-      },
-    }, { highWaterMark: 0 });
-    const measure = new MeasureStream();
-    await collect(source.pipeThrough(measure));
-    const report = await measure.report;
-    expect(report.durationMs).toBeGreaterThanOrEqual(STEPS * STEP * 0.8);
+    const report = await onFakeClock(async () => {
+      let n = 0;
+      const source = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          if (n++ > 0) await delay(STEP);
+          if (n > STEPS + 1) c.close();
+          else c.enqueue(sequence(100));
+        },
+      }, { highWaterMark: 0 });
+      const measure = new MeasureStream();
+      await collect(source.pipeThrough(measure));
+      return measure.report;
+    });
+    // The first chunk came at once, the other STEPS after STEP each, and the end after one more STEP.
+    expect(report.durationMs).toBe((STEPS + 1) * STEP);
     // The consumer was always waiting: nothing was held for it.
-    expect(report.stalledMs).toBeLessThan(report.durationMs * 0.25);
+    expect(report.stalledMs).toBe(0);
   });
 
   test("MeasureStream shows a slow consumer as stall time close to the consumer's delays", async () => {
-    const measure = new MeasureStream();
-    const reader = streamOf(Array.from({ length: STEPS + 1 }, () => sequence(100))).pipeThrough(measure).getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) await delay(STEP);
-    const report = await measure.report;
-    expect(report.stalledMs).toBeGreaterThanOrEqual(STEPS * STEP * 0.8);
+    const report = await onFakeClock(async () => {
+      const measure = new MeasureStream();
+      const reader = streamOf(Array.from({ length: STEPS + 1 }, () => sequence(100))).pipeThrough(measure).getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) await delay(STEP);
+      return measure.report;
+    });
+    // Every chunk but the first waited STEP for the consumer to come back for it.
+    expect(report.stalledMs).toBe(STEPS * STEP);
     expect(report.stalledMs).toBeLessThanOrEqual(report.durationMs + 1);
   });
 });

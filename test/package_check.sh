@@ -71,6 +71,12 @@ echo "== npm publish --dry-run"
 npm publish --dry-run --ignore-scripts "$tarball" 2>&1 | grep -E "^npm (notice|error) (name|version|total files|Publishing)|^\+ |npm error" || true
 npm publish --dry-run --ignore-scripts "$tarball" >/dev/null 2>&1
 
+echo "== deno.json (JSR)"
+node --import tsx test/deno_json.ts
+# Type-checks every export and looks for slow types, as publishing to JSR would.
+DENO_DIR="${DENO_DIR:-.deno}" npx deno publish --dry-run --allow-dirty 2>&1 | grep -E "Success|error|warning" || true
+DENO_DIR="${DENO_DIR:-.deno}" npx deno publish --dry-run --allow-dirty >/dev/null 2>&1
+
 echo "== every entry point imported from the tarball by Node"
 app="$tmp/app"
 mkdir -p "$app/node_modules/@msgpack"

@@ -1,8 +1,9 @@
-// What both streaming flows share: the archive sink (a Blob in memory or an
-// OPFS file, through sluice's sinks), the gzip branch measured live, and the
+// What both streaming flows share: the archive sink (a Blob in memory, an
+// OPFS file, or an S3 object the page uploads with URLs the dev server
+// presigns, through sluice's sinks), the gzip branch measured live, and the
 // check that gunzips an archive as a stream.
-import { GunzipStream, GzipStream, MeasureStream, blobSink, opfsSink } from "../../lib/index.ts";
-import { archiveToOpfs } from "../controls.ts";
+import { GunzipStream, GzipStream, MeasureStream, blobSink, opfsSink, s3Sink } from "../../lib/index.ts";
+import { archiveToOpfs, archiveToS3 } from "../controls.ts";
 import { setPhase } from "../render.ts";
 import { Sha256 } from "../sha256.ts";
 import type { Run } from "../state.ts";
@@ -17,10 +18,29 @@ export interface Archive {
   /** The stored archive, once the sink has closed. */
   file(): Promise<Blob>;
   where: string;
+  /** Where the archive panel links to, when not to the Blob itself (an S3 object). */
+  url?: string;
 }
 
 export async function makeArchive(run: Run): Promise<Archive> {
   const name = `auction-${run.mb}MB-${run.mode}-${run.no}.json.gz`;
+  if (archiveToS3()) {
+    const key = `sluice-demo/${run.token}/${name}`;
+    const sink = s3Sink({ presign: "/api/s3/presign", key, contentType: "application/json", contentEncoding: "gzip" });
+    const url = `/api/s3/object?key=${encodeURIComponent(key)}`;
+    const archive: Archive = {
+      name, sink, url, where: "S3",
+      // Read back from the bucket: what is checked is what was stored.
+      file: async () => {
+        const done = await sink.uploaded;
+        archive.where = `S3 (${done.parts} part${done.parts === 1 ? "" : "s"}, ETag ${done.etag})`;
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`reading the archive back from S3 failed: HTTP ${response.status}`);
+        return response.blob();
+      },
+    };
+    return archive;
+  }
   if (archiveToOpfs()) {
     const sink = opfsSink(name);
     return {

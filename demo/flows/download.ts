@@ -78,7 +78,7 @@ export async function streamDownload(run: Run): Promise<Result> {
       `as ${formatBytes(file.size)} of gzip at the same time, in ${formatMs(run.elapsedMs)}.` +
       (same ? " The archive is byte for byte what the server sent." : " But the archive does not match what the server sent."),
     facts,
-    archive: { name: archive.name, where: archive.where, file, bytes: verified.bytes },
+    archive: { name: archive.name, where: archive.where, file, bytes: verified.bytes, url: archive.url },
     table: same ? "downloaded + archived, digests match" : "digest mismatch",
   };
 }

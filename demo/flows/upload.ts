@@ -87,7 +87,7 @@ export async function streamUpload(run: Run): Promise<Result> {
   const verified = await verifyArchive(file);
   facts.push(["Archive", `${formatCount(file.size)} bytes gzip, gunzips to ${formatCount(verified.bytes)} bytes`]);
   facts.push(["Archive sha256", mono(verified.sha256, "archive-sha256")]);
-  const archiveInfo = { name: archive.name, where: archive.where, file, bytes: verified.bytes };
+  const archiveInfo = { name: archive.name, where: archive.where, file, bytes: verified.bytes, url: archive.url };
 
   if (up.status === "fulfilled") {
     const same = up.value.sha256 === verified.sha256 && up.value.bytes === verified.bytes && verified.bytes === report.bytes;

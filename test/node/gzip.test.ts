@@ -144,6 +144,22 @@ describe("gzip interop with zlib and gzip(1)", () => {
   });
 });
 
+/** Copies small Buffers into shared ArrayBuffers of `size` bytes and answers views of them, in order. */
+function poolViews(buffers: Buffer[], size: number): Buffer[] {
+  let pool = new ArrayBuffer(size);
+  let offset = 0;
+  return buffers.map((b) => {
+    if (offset + b.length > size) {
+      pool = new ArrayBuffer(size);
+      offset = 0;
+    }
+    const view = Buffer.from(pool, offset, b.length);
+    view.set(b);
+    offset += b.length;
+    return view;
+  });
+}
+
 describe("nodeCompressionWorker", () => {
   test("GzipStream on a worker_threads worker gives the same bytes as on the main thread", async () => {
     const chunks = pieces(INPUT, 12_345);
@@ -212,7 +228,12 @@ describe("nodeCompressionWorker", () => {
   });
 
   test("the worker takes pooled Node Buffers (views of a shared 8 KiB pool) without detaching the pool", async () => {
-    const words = Array.from({ length: 2000 }, (_, i) => Buffer.from(`word${i} `));
+    let words: Buffer[] = Array.from({ length: 2000 }, (_, i) => Buffer.from(`word${i} `));
+    if (words[1]!.buffer !== words[0]!.buffer) {
+      // Node pools small Buffers in shared 8 KiB ArrayBuffers; Bun gives each its own, so there
+      // the words become views of shared 8 KiB buffers by hand, as Node's pool would make them.
+      words = poolViews(words, 8192);
+    }
     expect(words[1]!.buffer).toBe(words[0]!.buffer);
     const out = await through(words, new GzipStream({ worker: nodeCompressionWorker }));
     expect(same(gunzipSync(out), Buffer.concat(words))).toBe(true);
