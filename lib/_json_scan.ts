@@ -62,6 +62,8 @@ export class JsonParseError extends SyntaxError implements JsonTextPosition {
   readonly path: string;
 
   /**
+   * Makes the error with its message: the owner, the kind in words, the
+   * position, the path and the detail.
    * @param owner Names the parser in the message, e.g. `"JsonItemStream"`.
    * @param detail What was expected or found, for the message.
    */
@@ -94,6 +96,11 @@ export class JsonLimitError extends RangeError implements JsonTextPosition {
   readonly column: number;
   readonly path: string;
 
+  /**
+   * Makes the error with its message: the owner, what passed the limit, the
+   * limit and its value, the position and the path.
+   * @param detail What passed the limit, for the message: `"a string"`, `"a selected value"`.
+   */
   constructor(owner: string, limit: JsonLimit, max: number, detail: string, position: JsonTextPosition) {
     super(`${owner}: ${detail} exceeds ${limit} (${max}) at offset ${position.offset} (line ${position.line}, column ${position.column}) in ${position.path}`);
     this.name = "JsonLimitError";

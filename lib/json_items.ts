@@ -124,6 +124,8 @@ export class JsonItemStream<T = unknown> extends TransformStream<Uint8Array, Jso
   readonly summary: Promise<Record<string, number>>;
 
   /**
+   * Checks the paths and options and makes the stream; nothing is read until
+   * bytes are written to it.
    * @param paths The path, or the paths, to select (see above).
    * @param options The reviver and the limits.
    * @throws {TypeError} on a path that does not parse, paths that overlap, or options of the wrong type.
