@@ -8,6 +8,7 @@ import { collect, collectBytes, concat, cutAt, deferred, delay, sha256Hex, strea
 
 const polyfilled = (globalThis as { __sluicePolyfilled?: boolean }).__sluicePolyfilled === true;
 const isDeno = "Deno" in globalThis;
+const isWorkerd = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 const hasGlobalWorker = typeof (globalThis as { Worker?: unknown }).Worker === "function";
 
 /** Deterministic text of `length` bytes: numbered lines of pseudo-random words (mulberry32). */
@@ -82,8 +83,9 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
 const TEXT = corpus(300_000);
 /** Five blocks: four of 256 KiB and a short last one. */
 const BIG = corpus(4 * BLOCK_SIZE + 50_000, 2);
-// SHA-256 of the gzip of BIG, checked in: the same in every runtime, however the input is cut
-// and however many threads compress it. A change here changes sluice's output bytes for everyone.
+// SHA-256 of the gzip of BIG, checked in: the same in Node, Deno, Bun, workerd, Chromium, Firefox and WebKit,
+// however the input is cut and however many threads compress it. A change here changes sluice's output bytes
+// for everyone.
 const DIGESTS: Record<number, string> = {
   1: "7159a3bdf701567af0c450f3f0235e8c983f4c496543f1ab6f6d5c58e12e1e04",
   6: "79e62e145344dc3b3c58cb6ac32872c753159c69d37e34b2136fe844537e6d5f",
@@ -458,7 +460,10 @@ describe("engine: native", () => {
         // 4 MiB of room takes slices of at most 4 MiB / 1032 bytes (a deflate stream expands at
         // most 1032 times), and the stream stops soon after the limit.
         expect(Math.max(...written)).toBeLessThanOrEqual(Math.floor((4 << 20) / 1032));
-        expect(written.reduce((a, b) => a + b, 0)).toBeLessThan(raw.length / 2);
+        // workerd's DecompressionStream takes every write at once, before its output is read
+        // (no backpressure on its writable), so there the whole input is fed: see InflateOptions.engine.
+        if (!isWorkerd) expect(written.reduce((a, b) => a + b, 0)).toBeLessThan(raw.length / 2);
+        else expect(written.reduce((a, b) => a + b, 0)).toBe(raw.length);
       } finally {
         (globalThis as { DecompressionStream: unknown }).DecompressionStream = Native;
       }
