@@ -651,16 +651,25 @@ describe("jsonStream on values that a review found wrong", () => {
     const proto = Object.prototype as unknown as { toJSON?: unknown };
     let error: unknown;
     let native: unknown;
+    let text: string | undefined;
     Object.defineProperty(proto, "toJSON", { value: () => ({}), configurable: true, writable: true });
     try {
       try {
-        JSON.stringify({}, ["__proto__"]);
+        native = JSON.stringify({}, ["__proto__"]);
       } catch (e) {
         native = e;
       }
-      error = await errorOf(jsonStream({}, { replacer: ["__proto__"], maxDepth: 1000 }));
+      text = await textOf({}, { replacer: ["__proto__"], maxDepth: 1000 }).catch((e: unknown) => {
+        error = e;
+        return undefined;
+      });
     } finally {
       delete proto.toJSON;
+    }
+    // Deno's __proto__ getter returns undefined: there the key reads nothing, and both write {}.
+    if (typeof native === "string") {
+      expect(text).toBe(native);
+      return;
     }
     expect(native).toBeInstanceOf(RangeError);
     expect(error).toBeInstanceOf(RangeError);
