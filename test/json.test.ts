@@ -612,7 +612,8 @@ describe("jsonStream on values that a review found wrong", () => {
 
   test("jsonStream stops a replacer that wraps every value at maxDepth with a RangeError naming the depth and path", async () => {
     const wrap = (_key: string, v: unknown) => ({ wrap: v });
-    expect(() => JSON.stringify({ a: 1 }, wrap)).toThrow(RangeError);
+    // Its stack overflows: a RangeError in V8 and JavaScriptCore, an InternalError in Firefox.
+    expect(() => JSON.stringify({ a: 1 }, wrap)).toThrow();
     const error = await errorOf(jsonStream({ a: 1 }, { replacer: wrap }));
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toMatch(/^jsonStream: the value nests deeper than maxDepth \(100000 levels\) at \$(\.wrap){8}…\(99984 levels\)…(\.wrap){8} /);
@@ -671,7 +672,7 @@ describe("jsonStream on values that a review found wrong", () => {
       expect(text).toBe(native);
       return;
     }
-    expect(native).toBeInstanceOf(RangeError);
+    expect(native).toBeInstanceOf(Error); // a stack overflow
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toContain("nests deeper than maxDepth (1000 levels) at $.__proto__.__proto__");
   });
