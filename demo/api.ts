@@ -51,29 +51,27 @@ export interface ServerState {
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 
-/** The events both kinds of response emit, typed once (the union's overloads are not callable). */
-function on(res: Response, event: "close" | "drain", listener: () => void): void {
-  (res as ServerResponse).on(event, listener);
-}
-
-function off(res: Response, event: "close" | "drain", listener: () => void): void {
-  (res as ServerResponse).off(event, listener);
-}
-
 // Types only: the modules themselves are loaded through Vite (see `load`).
 type Sluice = typeof import("../lib/index.ts");
+type SluiceNode = typeof import("../lib/node.ts");
 type AuctionModule = typeof import("./auction.ts");
+type S3Module = typeof import("./s3_server.ts");
 
 const MAX_MB = 500;
 /** How long an HTTP/2 upload's END_STREAM waits for a reset that says the body broke. */
 const RESET_GRACE_MS = 150;
 
-/** The Vite plugin that serves `/api/upload`, `/api/auction`, `/api/events` and `/api/state`. */
+/** The Vite plugin that serves `/api/upload`, `/api/auction`, `/api/events`, `/api/state` and `/api/s3/*`. */
 export function demoApi(): Plugin {
   return {
     name: "sluice-demo-api",
     configureServer(server) {
       const api = new DemoApi(server);
+      // A bucket from the environment (or a local gateway, SLUICE_DEMO_S3=local) is set up at start, and a local gateway stopped with the server.
+      if (process.env.SLUICE_S3_ENDPOINT || process.env.SLUICE_DEMO_S3) {
+        void api.s3().catch((error: unknown) => server.config.logger.error(`[demo s3] ${String(error)}`));
+      }
+      server.httpServer?.on("close", () => void api.s3Started?.then((s3) => s3?.stop()));
       server.middlewares.use((req, res, next) => {
         const url = new URL(req.url ?? "/", "https://localhost");
         if (!url.pathname.startsWith("/api/")) return next();
@@ -107,9 +105,40 @@ class DemoApi {
         return this.events(req, res);
       case "GET /api/state":
         return send(res, 200, this.state());
+      case "GET /api/s3": {
+        const s3 = await this.s3();
+        return send(res, 200, s3 ? { enabled: true, bucket: s3.bucket, endpoint: s3.endpoint } : { enabled: false });
+      }
+      case "POST /api/s3/presign":
+        return this.presign(req, res);
+      case "GET /api/s3/object": {
+        const s3 = await this.s3();
+        const key = url.searchParams.get("key") ?? "";
+        if (!s3 || !key.startsWith("sluice-demo/")) return send(res, 404, { error: "no such archive" });
+        res.writeHead(302, { location: await s3.objectUrl(key), "cache-control": "no-store" });
+        return void res.end();
+      }
       default:
         return send(res, 404, { error: `No endpoint ${route}` });
     }
+  }
+
+  s3Started?: Promise<Awaited<ReturnType<S3Module["startDemoS3"]>>>;
+
+  /** The S3 bucket the page may archive to, if the environment names one (see s3_server.ts). */
+  s3(): NonNullable<DemoApi["s3Started"]> {
+    return (this.s3Started ??= this.load<S3Module>("./s3_server.ts").then((m) => m.startDemoS3((line) => this.server.config.logger.info(line))));
+  }
+
+  /** `POST /api/s3/presign`: the page's sink asks for one presigned request (s3Presigner's handler). */
+  private async presign(req: Request, res: Response): Promise<void> {
+    const s3 = await this.s3();
+    if (!s3) return send(res, 404, { error: "this demo server has no S3 bucket" });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const answer = await s3.presigner.handle(new globalThis.Request("https://localhost/api/s3/presign", { method: "POST", body: Buffer.concat(chunks) }));
+    res.writeHead(answer.status, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(await answer.text());
   }
 
   private state(): ServerState {
@@ -207,12 +236,12 @@ class DemoApi {
   private async sendAuction(req: Request, res: Response, url: URL): Promise<void> {
     const mb = number(url, "mb", 0.001, MAX_MB) || 1;
     const seed = number(url, "seed", 0, 2 ** 31) || 1;
-    const [{ jsonStream }, { makeAuction }] = await Promise.all([
+    const [{ jsonStream }, { pipeToNode, DestinationClosedError }, { makeAuction }] = await Promise.all([
       this.load<Sluice>("../lib/index.ts"),
+      this.load<SluiceNode>("../lib/node.ts"),
       this.load<AuctionModule>("./auction.ts"),
     ]);
     const value = makeAuction(Math.round(mb * 1_000_000), seed);
-    const reader = jsonStream(value).getReader();
     const now = Date.now();
     const state: DownloadState = {
       id: ++this.ids, run: url.searchParams.get("run") ?? "", status: "sending", bytes: 0, orders: value.orders.length, startedAt: now, updatedAt: now,
@@ -225,57 +254,54 @@ class DemoApi {
       "x-auction-orders": String(value.orders.length),
     });
     const hash = createHash("sha256");
-    let closed = false;
-    on(res, "close", () => {
-      closed = true;
-      reader.cancel(new Error("the client went away")).catch(() => {});
-    });
     let lastUpdate = 0;
-    try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        hash.update(r.value);
-        state.bytes += r.value.length;
-        if (!(res as ServerResponse).write(r.value)) await drained(res);
+    const counted = jsonStream(value).pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => {
+        hash.update(chunk);
+        state.bytes += chunk.length;
+        controller.enqueue(chunk);
         const t = Date.now();
         if (t - lastUpdate > 100) {
           lastUpdate = state.updatedAt = t;
           this.changed();
         }
-      }
+      },
+    }));
+    try {
+      // Waits for 'drain'; a page that goes away cancels the serializer; an error cuts the body off.
+      await pipeToNode(counted, res as ServerResponse);
     } catch (error) {
-      if (!closed) {
-        state.status = "aborted";
-        this.changed();
-        throw error;
-      }
+      state.status = "aborted";
+      state.updatedAt = Date.now();
+      this.changed();
+      if (error instanceof DestinationClosedError) return;
+      throw error;
     }
     state.updatedAt = Date.now();
-    if (closed) {
-      state.status = "aborted";
-    } else {
-      state.status = "complete";
-      state.sha256 = hash.digest("hex");
-      res.end();
-    }
+    state.status = "complete";
+    state.sha256 = hash.digest("hex");
     this.changed();
   }
 
   /** Server-sent events: the server's view of the current upload and download, at most every 100 ms. */
   private async events(req: Request, res: Response): Promise<void> {
-    const { SseEncoderStream } = await this.load<Sluice>("../lib/index.ts");
+    const [{ SseEncoderStream }, { pipeToNode }] = await Promise.all([
+      this.load<Sluice>("../lib/index.ts"),
+      this.load<SluiceNode>("../lib/node.ts"),
+    ]);
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
     });
     const encoder = new SseEncoderStream({ keepAliveMs: 15_000 });
     const writer = encoder.writable.getWriter();
-    const reader = encoder.readable.getReader();
     let sent = -1;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const publish = () => {
       timer = undefined;
       if (sent === this.version) return;
       sent = this.version;
+      // Rejects once the page has gone away (pipeToNode cancels the encoder).
       writer.write({ event: "state", data: JSON.stringify(this.state()) }).catch(() => {});
     };
     const listener = () => {
@@ -283,18 +309,13 @@ class DemoApi {
     };
     this.listeners.add(listener);
     publish();
-    on(res, "close", () => {
+    try {
+      await pipeToNode(encoder.readable, res as ServerResponse);
+    } catch {
+      // The page went away: pipeToNode has cancelled the encoder.
+    } finally {
       this.listeners.delete(listener);
       if (timer) clearTimeout(timer);
-      reader.cancel().catch(() => {});
-      writer.abort().catch(() => {});
-    });
-    try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        if (!(res as ServerResponse).write(r.value)) await drained(res);
-      }
-    } catch {
-      // The page went away; the close handler has cleaned up.
     }
   }
 }
@@ -309,18 +330,6 @@ function breakOff(req: Request, res: Response): void {
 function resetConnection(req: Request): void {
   if ("stream" in req && req.stream) req.stream.close(http2.NGHTTP2_CANCEL);
   else req.socket.destroy();
-}
-
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      off(res, "drain", done);
-      off(res, "close", done);
-      resolve();
-    };
-    on(res, "drain", done);
-    on(res, "close", done);
-  });
 }
 
 function number(url: URL, name: string, min: number, max: number): number {

@@ -87,7 +87,7 @@ const NO_SCOPE: unique symbol = Symbol("no scope yet");
  * const reader = rows.pipeThrough(perFile).getReader();
  * let n = 0;
  * for (let r = await reader.read(); !r.done; r = await reader.read()) n++;
- * console.log(n); // 2: the repeat in "a" is dropped, "b" starts afresh
+ * console.log(n); // 2 — the repeat in "a" is dropped, "b" starts afresh
  * ```
  */
 export class DedupeStream<T> extends TransformStream<T, T> {

@@ -65,7 +65,7 @@ export interface JsonStreamOptions {
  * try {
  *   await new Response(jsonStream({ orders: [{ amount: 1n }] })).text();
  * } catch (error) {
- *   console.log((error as Record<string, unknown>)[JSON_PATH_PROPERTY]); // $.orders[0].amount
+ *   console.log((error as Record<string, unknown>)[JSON_PATH_PROPERTY]); // "$.orders[0].amount"
  * }
  * ```
  */
@@ -899,7 +899,7 @@ class Serializer {
  *
  * const value = { id: 1, items: [1, 2, 3], later: Promise.resolve("done") };
  * const text = await new Response(jsonStream(value)).text();
- * console.log(text); // {"id":1,"items":[1,2,3],"later":"done"}
+ * console.log(text); // '{"id":1,"items":[1,2,3],"later":"done"}'
  * ```
  */
 export function jsonStream(value: unknown, options?: JsonStreamOptions): ReadableStream<Uint8Array> {

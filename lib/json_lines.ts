@@ -58,7 +58,7 @@ const MAX_QUEUED_CHUNKS = 16;
  *   },
  * });
  * const text = await new Response(values.pipeThrough(new JsonLinesStream())).text();
- * console.log(text); // {"id":1}\n[2,"two"]\n
+ * console.log(text); // '{"id":1}\n[2,"two"]\n'
  * ```
  */
 export class JsonLinesStream extends TransformStream<unknown, Uint8Array> {

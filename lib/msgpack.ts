@@ -117,7 +117,7 @@ const DEFAULT_LIMITS = {
  *   },
  * });
  * const bytes = new Uint8Array(await new Response(values.pipeThrough(new MsgpackEncoderStream())).arrayBuffer());
- * console.log(bytes.length); // 17: a map of two entries, then a 3-byte string
+ * console.log(bytes.length); // 17 — a map of two entries, then a 3-byte string
  * ```
  */
 export class MsgpackEncoderStream extends TransformStream<unknown, Uint8Array> {
@@ -461,7 +461,7 @@ class ChunkDecoder {
  * });
  * const reader = source.pipeThrough(new MsgpackDecoderStream()).getReader();
  * for (let r = await reader.read(); !r.done; r = await reader.read()) console.log(r.value);
- * // { id: 1 }
+ * // { id: 1 },
  * // [ true, "two" ]
  * ```
  */

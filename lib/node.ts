@@ -1,13 +1,15 @@
 /**
  * The Node-only face of sluice (`sluice/node`): a `worker_threads` worker for
- * `GzipStream`'s `worker` option, and a file sink that never leaves a
- * half-written file behind. Also works in Deno through its Node compatibility.
+ * `GzipStream`'s `worker` option, a file sink that never leaves a
+ * half-written file behind, and a pipe from a web stream into a Node response
+ * that keeps backpressure. Also works in Deno through its Node compatibility.
  * @module
  */
 
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { describeValue } from "./_internal.ts";
@@ -120,10 +122,12 @@ export interface FileSink extends WritableStream<Uint8Array> {
  *
  * @example Write a stream to a file
  * ```ts
+ * import { readFile } from "node:fs/promises";
  * import { fileSink } from "sluice/node";
  *
  * const sink = fileSink("/tmp/sluice-example.txt");
  * await new Blob(["hello"]).stream().pipeTo(sink);
+ * console.log(await readFile("/tmp/sluice-example.txt", "utf8")); // "hello"
  * ```
  */
 export function fileSink(path: string | URL): FileSink {
@@ -196,4 +200,183 @@ export function fileSink(path: string | URL): FileSink {
   });
   Object.defineProperty(sink, "path", { value: target, enumerable: true });
   return sink as FileSink;
+}
+
+/** Options of {@linkcode pipeToNode}. */
+export interface PipeToNodeOptions {
+  /**
+   * Aborting it stops the pipe: the source is cancelled and the destination
+   * destroyed, both with the abort reason, and the returned promise rejects
+   * with it.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * What {@linkcode pipeToNode} writes into: a `Writable`, an `http`
+ * `ServerResponse` or an `http2` `Http2ServerResponse` (whose compatibility
+ * API has the same methods and events).
+ */
+export type NodeDestination = Pick<Writable, "write" | "end" | "destroy" | "on" | "off">;
+
+/** Why {@linkcode pipeToNode} cancels its source when the destination closes before the end. */
+export class DestinationClosedError extends Error {
+  constructor() {
+    super("pipeToNode: the destination closed before the end (for a response: the client went away)");
+    this.name = "DestinationClosedError";
+  }
+}
+
+function noop(): void {}
+
+/**
+ * Pipes a web `ReadableStream` into a Node `Writable` or HTTP response, with
+ * backpressure: when `write` returns `false`, the next chunk is read only after
+ * `'drain'`. So a client that stops reading holds what its socket buffers plus
+ * one chunk, never the whole source (`readable.pipeTo(Writable.toWeb(res))` on
+ * Node 20 has no such bound: the source is read as fast as it produces).
+ * When the source closes, the destination is ended and the promise resolves
+ * once it has emitted `'finish'` (for a response: the last bytes were handed
+ * to the operating system).
+ *
+ * **Cancellation behavior:** when the destination closes before the end (a
+ * response's client went away: its socket closed), the source is cancelled
+ * with a {@linkcode DestinationClosedError} and the promise rejects with it;
+ * through an {@linkcode SseEncoderStream}, that rejects the producer's pending
+ * `write`. When `options.signal` aborts, the source is cancelled and the
+ * destination destroyed (a response is then cut off, so the client sees an
+ * incomplete body, never a complete-looking one), both with the abort reason,
+ * and the promise rejects with it.
+ *
+ * **Error behavior:** when the source errors, the destination is destroyed
+ * with that error (for a response: the connection is dropped without the
+ * final chunk) and the promise rejects with it. When the destination emits
+ * `'error'` (or `write` throws), the source is cancelled with that error and
+ * the promise rejects with it. The promise never rejects for another reason.
+ *
+ * @example Serve server-sent events to a client that may stall or leave
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { pipeToNode } from "sluice/node";
+ * import { SseEncoderStream } from "sluice/sse";
+ *
+ * const server = createServer((req, res) => {
+ *   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+ *   const sse = new SseEncoderStream({ keepAliveMs: 15_000 });
+ *   pipeToNode(sse.readable, res).catch(() => {}); // rejects when the client leaves
+ *   const writer = sse.writable.getWriter();
+ *   void writer.write({ data: "hello" }).then(() => writer.close());
+ * });
+ * await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+ * const { port } = server.address() as import("node:net").AddressInfo;
+ * console.log(await (await fetch(`http://127.0.0.1:${port}/`)).text()); // "data: hello\n\n"
+ * server.close();
+ * ```
+ *
+ * @param source The stream to send; it is locked until the pipe ends.
+ * @param destination A Node `Writable`, `ServerResponse` or `Http2ServerResponse`.
+ * @param options See {@linkcode PipeToNodeOptions}.
+ * @returns A promise that resolves once every chunk was written and the destination finished.
+ * @throws {TypeError} when `source` is not a `ReadableStream` or is locked, `destination` has no
+ *   `write`/`end`/`destroy`/`on`/`off` methods, or `options.signal` is not an `AbortSignal`.
+ */
+export function pipeToNode(
+  source: ReadableStream<Uint8Array | string>,
+  destination: NodeDestination,
+  options: PipeToNodeOptions = {},
+): Promise<void> {
+  if (typeof (source as ReadableStream | null)?.getReader !== "function") {
+    throw new TypeError(`Cannot pipeToNode: source must be a ReadableStream, got ${describeValue(source)}`);
+  }
+  if (source.locked) throw new TypeError("Cannot pipeToNode: source is locked (it already has a reader or is being piped)");
+  for (const method of ["write", "end", "destroy", "on", "off"] as const) {
+    if (typeof (destination as Partial<NodeDestination> | null)?.[method] !== "function") {
+      throw new TypeError(
+        `Cannot pipeToNode: destination must be a Node Writable or response (with a ${method} method), got ${describeValue(destination)}`,
+      );
+    }
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot pipeToNode: options must be an object, got ${describeValue(options)}`);
+  }
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Cannot pipeToNode: options.signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  const reader = source.getReader();
+  const state = destination as Partial<Pick<Writable, "destroyed" | "writableEnded">>;
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let finished = false;
+    let drained: (() => void) | undefined;
+    const onDrain = (): void => {
+      const wake = drained;
+      drained = undefined;
+      wake?.();
+    };
+    const onFinish = (): void => {
+      finished = true;
+      if (settle()) resolve();
+    };
+    const onClose = (): void => {
+      if (!finished) stop(new DestinationClosedError(), "cancel");
+    };
+    const onError = (error: unknown): void => stop(error, "cancel");
+    const onAbort = (): void => stop(signal!.reason, "both");
+    /** Marks the pipe as over and removes its listeners; false when it already was. */
+    function settle(): boolean {
+      if (settled) return false;
+      settled = true;
+      destination.off("drain", onDrain);
+      destination.off("finish", onFinish);
+      destination.off("close", onClose);
+      destination.off("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+      onDrain();
+      return true;
+    }
+    function stop(reason: unknown, how: "cancel" | "destroy" | "both"): void {
+      if (!settle()) return;
+      if (how !== "destroy") reader.cancel(reason).catch(noop);
+      if (how !== "cancel") {
+        // Our listener is gone: an 'error' from destroy() must not become an uncaught exception.
+        destination.on("error", noop);
+        destination.destroy(reason instanceof Error ? reason : undefined);
+      }
+      reject(reason);
+    }
+    destination.on("drain", onDrain);
+    destination.on("finish", onFinish);
+    destination.on("close", onClose);
+    destination.on("error", onError);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort);
+    if (state.destroyed === true || state.writableEnded === true) return onClose();
+
+    void (async () => {
+      for (;;) {
+        let result: ReadableStreamReadResult<Uint8Array | string>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          return stop(error, "destroy");
+        }
+        if (settled) return;
+        if (result.done) break;
+        let ok: boolean;
+        try {
+          ok = destination.write(result.value);
+        } catch (error) {
+          // For example a destination that was ended by someone else.
+          return stop(error, "both");
+        }
+        if (!ok) {
+          await new Promise<void>((wake) => (drained = wake));
+          if (settled) return;
+        }
+      }
+      reader.releaseLock();
+      destination.end();
+    })();
+  });
 }

@@ -38,32 +38,17 @@ export interface SseEvent {
   retry?: number;
 }
 
-/**
- * The timer functions {@linkcode SseEncoderStream} uses for its keep-alive.
- * Tests pass a fake clock here; the default uses the global `setTimeout` and
- * `clearTimeout`, looked up at each call (so `vi.useFakeTimers()` also works).
- */
-export interface SseTimers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
 /** Options of {@linkcode SseEncoderStream}. */
 export interface SseEncoderOptions {
   /**
-   * Send the comment {@linkcode SSE_KEEP_ALIVE} after this many milliseconds
-   * without output, so that proxies and load balancers do not close an idle
-   * connection. A positive number of at most 2147483647 (the longest delay
-   * `setTimeout` keeps: a longer one fires at once, which would send a
-   * comment every millisecond), or `undefined` for no keep-alive.
+   * Send the comment {@linkcode SSE_KEEP_ALIVE} when a reader has waited
+   * this many milliseconds for a message, so that proxies and load balancers
+   * do not close an idle connection. A positive number of at most 2147483647
+   * (the longest delay `setTimeout` keeps: a longer one fires at once, which
+   * would send a comment every millisecond), or `undefined` for no keep-alive.
    * @default undefined
    */
   keepAliveMs?: number;
-  /**
-   * The timer functions used for the keep-alive.
-   * @default the global setTimeout and clearTimeout
-   */
-  timers?: SseTimers;
 }
 
 /**
@@ -74,11 +59,6 @@ export interface SseEncoderOptions {
  * split the stream on blank lines.
  */
 export const SSE_KEEP_ALIVE = ": keep-alive\n\n";
-
-const globalTimers: SseTimers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /** The longest delay timers keep: browsers, Node and Deno fire a longer one at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -140,22 +120,32 @@ function encodeMessage(message: SseMessage | string): string {
  * `name: value`. Data with line breaks becomes several `data:` lines (the
  * receiver joins them with LF, so CRLF and CR arrive as LF).
  *
- * With `keepAliveMs`, the comment {@linkcode SSE_KEEP_ALIVE} is sent after
- * that many milliseconds without output. The timer runs only while the
- * stream is idle: every message re-arms it, so no comment is sent while
- * messages flow faster than `keepAliveMs`. A keep-alive is skipped (and the
- * timer re-armed) while earlier output still waits in the readable side's
- * queue, since the connection is then not idle but slow.
+ * With `keepAliveMs`, the comment {@linkcode SSE_KEEP_ALIVE} is sent when a
+ * reader has waited that many milliseconds and no message came: the timer
+ * runs only while a reader waits (from the moment it asks for more) and no
+ * message waits for it. So a keep-alive never takes the place of a queued
+ * message, never queues up behind a slow consumer (at most one per read,
+ * none while nobody reads), and none is sent while messages come faster than
+ * `keepAliveMs`.
  *
- * **Cancellation behavior:** cancelling the readable side cancels the
- * writable side (and so, through a pipe, the source) with the same reason
- * and stops the keep-alive timer.
+ * Backpressure is that of a `TransformStream` with the default strategies: a
+ * write resolves once its message is handed to a reader, so one message waits
+ * in the stream and one more in the writable side's queue.
+ *
+ * **Cancellation behavior:** cancelling the readable side errors the
+ * writable side with the same reason (so a pipe into it cancels its source
+ * with that reason), rejects a write still waiting for a reader, and stops
+ * the keep-alive timer. Aborting the writable side errors the readable side
+ * with the abort reason and stops the timer; the abort settles at once, also
+ * while a write waits for a reader that never comes (a plain
+ * `TransformStream` would wait for that reader): the waiting write is
+ * rejected with the reason. Closing the writable side closes the readable
+ * side once every message has been read.
  *
  * **Error behavior:** a chunk that is neither a string nor an object with a
  * string `data`, an `event` or `id` with a line break (or an `id` with NUL,
  * which receivers would ignore), and a `retry` that is not a non-negative
- * safe integer error the stream with a `TypeError`. Closing, aborting or
- * erroring the stream stops the keep-alive timer.
+ * safe integer error both sides with a `TypeError`.
  *
  * @example Encode messages for a response body
  * ```ts
@@ -168,27 +158,22 @@ function encodeMessage(message: SseMessage | string): string {
  * void writer.close();
  * const text = await new Response(encoder.readable).text();
  * console.log(text);
- * // event: price
- * // id: 7
- * // data: {"bid":12}
- * //
- * // data: line one
- * // data: line two
- * //
+ * // "event: price\nid: 7\ndata: {\"bid\":12}\n\n" +
+ * // "data: line one\ndata: line two\n\n"
  * ```
  *
- * @example Keep an idle connection open (Node)
- * ```ts
+ * @example Serve events with a keep-alive and backpressure (Node)
+ * ```ts ignore
  * import { createServer } from "node:http";
- * import { Writable } from "node:stream";
+ * import { pipeToNode } from "sluice/node";
  * import { SseEncoderStream } from "sluice/sse";
  *
  * createServer((req, res) => {
  *   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
  *   const sse = new SseEncoderStream({ keepAliveMs: 15_000 });
- *   const ac = new AbortController();
- *   req.on("close", () => ac.abort());
- *   void sse.readable.pipeTo(Writable.toWeb(res), { signal: ac.signal }).catch(() => {});
+ *   // Waits for 'drain', so a stalled client holds only what its socket buffers;
+ *   // a client that leaves cancels the stream, which rejects the pending write.
+ *   void pipeToNode(sse.readable, res).catch(() => {});
  *   const writer = sse.writable.getWriter();
  *   void writer.write({ data: "hello" });
  * }).listen(8080);
@@ -201,75 +186,141 @@ export class SseEncoderStream extends TransformStream<SseMessage | string, Uint8
   /**
    * @param options See {@linkcode SseEncoderOptions}.
    * @throws {RangeError} when `keepAliveMs` is not a positive number of at most 2147483647.
+   * @throws {TypeError} when `options` is not an object.
    */
   constructor(options: SseEncoderOptions = {}) {
-    const { keepAliveMs, timers = globalTimers } = options;
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Cannot construct SseEncoderStream: options must be an object, got ${describeValue(options)}`);
+    }
+    const { keepAliveMs } = options;
     if (keepAliveMs !== undefined && (typeof keepAliveMs !== "number" || !(keepAliveMs > 0 && keepAliveMs <= MAX_TIMEOUT_MS))) {
       throw new RangeError(
         `Cannot construct SseEncoderStream: keepAliveMs must be a positive number of at most ${MAX_TIMEOUT_MS}, got ${describeValue(keepAliveMs)}`,
       );
     }
-    if (typeof timers?.setTimeout !== "function" || typeof timers.clearTimeout !== "function") {
-      throw new TypeError(
-        `Cannot construct SseEncoderStream: timers must have setTimeout and clearTimeout functions, got ${describeValue(timers)}`,
-      );
-    }
-    const encoder = new TextEncoder();
-    const keepAlive = encoder.encode(SSE_KEEP_ALIVE);
-    let handle: unknown;
-    let armed = false;
-    let stopped = false;
-    const stop = (): void => {
-      stopped = true;
-      if (armed) timers.clearTimeout(handle);
-      armed = false;
-    };
-    const arm = (controller: TransformStreamDefaultController<Uint8Array>): void => {
-      if (keepAliveMs === undefined || stopped) return;
-      if (armed) timers.clearTimeout(handle);
-      armed = true;
-      handle = timers.setTimeout(() => {
-        armed = false;
-        if (stopped) return;
-        const queued = controller.desiredSize;
-        try {
-          // A copy each time: the reader owns what it is given.
-          if (queued === null || queued >= 0) controller.enqueue(keepAlive.slice());
-        } catch {
-          // The stream has ended without telling us (a runtime without transformer.cancel).
-          stop();
-          return;
-        }
-        arm(controller);
-      }, keepAliveMs);
-    };
-    // `cancel` (called when the readable side is cancelled or the writable side aborted) is
-    // newer than TypeScript's DOM types; runtimes without it stop at the next tick instead.
-    const transformer: Transformer<SseMessage | string, Uint8Array> & { cancel(reason: unknown): void } = {
-      start(controller) {
-        arm(controller);
-      },
-      transform(chunk, controller) {
-        let bytes: Uint8Array;
-        try {
-          bytes = encoder.encode(encodeMessage(chunk));
-        } catch (e) {
-          stop();
-          throw e;
-        }
-        controller.enqueue(bytes);
-        arm(controller);
-      },
-      flush() {
-        stop();
-      },
-      cancel() {
-        stop();
-      },
-    };
-    super(transformer);
+    super();
+    // A transformer is told neither when a reader waits (which the keep-alive needs) nor, while a
+    // write is held by backpressure, that the writable side was aborted (which an abort that settles
+    // needs). So the two sides are built from a ReadableStream and a WritableStream and take the
+    // place of the ones the TransformStream made: pipeThrough and every caller read the properties.
+    const { readable, writable } = encoderSides(keepAliveMs);
+    Object.defineProperties(this, {
+      readable: { value: readable, enumerable: true },
+      writable: { value: writable, enumerable: true },
+    });
     this.keepAliveMs = keepAliveMs;
   }
+}
+
+/** A message encoded and waiting for a reader, and how to settle the write that brought it. */
+interface HeldMessage {
+  bytes: Uint8Array;
+  settle(error?: { reason: unknown }): void;
+}
+
+/**
+ * The sides of an {@linkcode SseEncoderStream}: a hand-over of one message at
+ * a time from the writable side to a waiting reader, with the keep-alive timer
+ * armed only while a reader waits and no message does.
+ */
+function encoderSides(keepAliveMs: number | undefined): ReadableWritablePair<Uint8Array, SseMessage | string> {
+  const encoder = new TextEncoder();
+  const keepAlive = encoder.encode(SSE_KEEP_ALIVE);
+  let output!: ReadableStreamDefaultController<Uint8Array>;
+  let input!: WritableStreamDefaultController;
+  /** A reader has asked for more and was given nothing yet. */
+  let waiting = false;
+  let held: HeldMessage | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+
+  const disarm = (): void => {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const end = (reason?: unknown): void => {
+    ended = true;
+    waiting = false;
+    disarm();
+    const h = held;
+    held = undefined;
+    h?.settle({ reason });
+  };
+  const hand = (bytes: Uint8Array): void => {
+    waiting = false;
+    disarm();
+    output.enqueue(bytes);
+  };
+  const keepAliveDue = (): void => {
+    timer = undefined;
+    // A copy each time: the reader owns what it is given.
+    if (waiting && !ended) hand(keepAlive.slice());
+  };
+
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      output = controller;
+    },
+    // With a highWaterMark of 0, called only when a reader waits and nothing is queued.
+    pull() {
+      if (held) {
+        const h = held;
+        held = undefined;
+        hand(h.bytes);
+        h.settle();
+        return;
+      }
+      waiting = true;
+      // Looked up at each call, so a test runner's fake clock applies.
+      if (keepAliveMs !== undefined && !ended && timer === undefined) timer = setTimeout(keepAliveDue, keepAliveMs);
+    },
+    cancel(reason) {
+      end(reason);
+      input.error(reason);
+    },
+  }, { highWaterMark: 0 });
+
+  const writable = new WritableStream<SseMessage | string>({
+    start(controller) {
+      input = controller;
+    },
+    write(chunk, controller) {
+      let bytes: Uint8Array;
+      try {
+        bytes = encoder.encode(encodeMessage(chunk));
+      } catch (error) {
+        end(error);
+        output.error(error);
+        throw error;
+      }
+      if (waiting) return hand(bytes);
+      return new Promise<void>((resolve, reject) => {
+        // The standard lets an abort wait for the write in flight; this write may wait for a reader
+        // that never comes, so the abort signal (given as the abort starts) rejects it at once.
+        const signal = controller.signal as AbortSignal | undefined;
+        const onAbort = (): void => end(signal!.reason);
+        signal?.addEventListener("abort", onAbort);
+        held = {
+          bytes,
+          settle(error) {
+            signal?.removeEventListener("abort", onAbort);
+            if (error) reject(error.reason);
+            else resolve();
+          },
+        };
+      });
+    },
+    close() {
+      end();
+      output.close();
+    },
+    abort(reason) {
+      end(reason);
+      output.error(reason);
+    },
+  });
+  return { readable, writable };
 }
 
 /** Options of {@linkcode SseDecoderStream}. */
@@ -352,7 +403,7 @@ function isAsciiDigits(value: string): boolean {
  * const body = new Response("event: price\nid: 7\ndata: {\"bid\":12}\n\ndata: a\ndata: b\n\n").body!;
  * const reader = body.pipeThrough(new SseDecoderStream()).getReader();
  * for (let r = await reader.read(); !r.done; r = await reader.read()) console.log(r.value);
- * // { data: '{"bid":12}', event: "price", lastEventId: "7", id: "7" }
+ * // { data: '{"bid":12}', event: "price", lastEventId: "7", id: "7" },
  * // { data: "a\nb", event: "message", lastEventId: "7" }
  * ```
  */

@@ -1,4 +1,4 @@
-import { describe, expect, inject, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, test, vi } from "vitest";
 import fc from "fast-check";
 import {
   SSE_KEEP_ALIVE,
@@ -7,7 +7,6 @@ import {
   SseEncoderStream,
   type SseEvent,
   type SseMessage,
-  type SseTimers,
 } from "../lib/sse.ts";
 import { collect, collectBytes, cutAt, deferred, streamOf } from "./_util.ts";
 import type { SseStep } from "./_servers/sse_route.ts";
@@ -28,38 +27,29 @@ function decodeText(input: string, options?: SseDecoderOptions): Promise<SseEven
   return decode([utf8.encode(input)], options);
 }
 
-/** A timer pair driven by hand: `advance(ms)` fires what falls due, in order. */
-class FakeClock implements SseTimers {
-  now = 0;
-  #next = 1;
-  #timers = new Map<number, { at: number; callback: () => void }>();
-  setTimeout(callback: () => void, ms: number): unknown {
-    const handle = this.#next++;
-    this.#timers.set(handle, { at: this.now + ms, callback });
-    return handle;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  get pending(): number {
-    return this.#timers.size;
-  }
-  advance(ms: number): void {
-    const end = this.now + ms;
-    for (;;) {
-      let due: [number, { at: number; callback: () => void }] | undefined;
-      for (const entry of this.#timers) if (entry[1].at <= end && (!due || entry[1].at < due[1].at)) due = entry;
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.now = due[1].at;
-      due[1].callback();
-    }
-    this.now = end;
-  }
+// Taken before any test fakes the clock: settling and guards use real time.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+const sleep = (ms: number) => new Promise<void>((resolve) => realSetTimeout(resolve, ms));
+
+/** Fakes only the timers the encoder's keep-alive uses, so that `settle` still runs on real time. */
+function fakeClock(): void {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+}
+
+/** Rejects when `promise` has not settled within `ms` of real time: a guard against a hang, not a wait. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = realSetTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+    promise.then(
+      (value) => (realClearTimeout(timer), resolve(value)),
+      (error: unknown) => (realClearTimeout(timer), reject(error)),
+    );
+  });
 }
 
 /** Lets queued promise jobs (a write passing through a TransformStream, a read) settle. */
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+const settle = () => sleep(0);
 
 /** Reads an encoder's output continuously into `got`, as a server response would. */
 function drainInto(readable: ReadableStream<Uint8Array>, got: string[]): Promise<void> {
@@ -124,110 +114,226 @@ describe("SseEncoderStream", () => {
       "Cannot construct SseEncoderStream: keepAliveMs must be a positive number of at most 2147483647, got number 0",
     );
     expect(() => new SseEncoderStream({ keepAliveMs: 3e9 })).toThrow(/keepAliveMs .* got number 3000000000$/);
-    expect(new SseEncoderStream({ keepAliveMs: 2 ** 31 - 1, timers: new FakeClock() }).keepAliveMs).toBe(2 ** 31 - 1);
-    expect(() => new SseEncoderStream({ keepAliveMs: 5, timers: {} as SseTimers })).toThrow(TypeError);
+    expect(new SseEncoderStream({ keepAliveMs: 2 ** 31 - 1 }).keepAliveMs).toBe(2 ** 31 - 1);
+    expect(() => new SseEncoderStream(null as unknown as {})).toThrow(
+      "Cannot construct SseEncoderStream: options must be an object, got null",
+    );
   });
 
-  test("SseEncoderStream sends no keep-alive while messages come faster than keepAliveMs", async () => {
-    const clock = new FakeClock();
-    const sse = new SseEncoderStream({ keepAliveMs: 1000, timers: clock });
-    const got: string[] = [];
-    const done = drainInto(sse.readable, got);
-    const writer = sse.writable.getWriter();
-    for (let i = 0; i < 20; i++) {
-      clock.advance(999);
-      await writer.write(String(i));
+  test("SseEncoderStream is a TransformStream whose sides work with pipeThrough", async () => {
+    const sse = new SseEncoderStream();
+    expect(sse).toBeInstanceOf(TransformStream);
+    expect(sse.readable).toBeInstanceOf(ReadableStream);
+    expect(sse.writable).toBeInstanceOf(WritableStream);
+    expect(text.decode(await collectBytes(streamOf(["a", "b"]).pipeThrough(sse)))).toBe("data: a\n\ndata: b\n\n");
+  });
+
+  describe("keep-alive on a fake clock", () => {
+    beforeEach(fakeClock);
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    test("SseEncoderStream sends no keep-alive while messages come faster than keepAliveMs", async () => {
+      const sse = new SseEncoderStream({ keepAliveMs: 1000 });
+      const got: string[] = [];
+      const done = drainInto(sse.readable, got);
+      const writer = sse.writable.getWriter();
+      for (let i = 0; i < 20; i++) {
+        vi.advanceTimersByTime(999);
+        await writer.write(String(i));
+        await settle();
+      }
+      expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `data: ${i}\n\n`));
+      expect(vi.getTimerCount()).toBe(1);
+      await writer.close();
+      await done;
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    test("SseEncoderStream sends a keep-alive after each keepAliveMs of idle time, counted from the last output", async () => {
+      const sse = new SseEncoderStream({ keepAliveMs: 1000 });
+      const got: string[] = [];
+      const done = drainInto(sse.readable, got);
+      const writer = sse.writable.getWriter();
       await settle();
-    }
-    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `data: ${i}\n\n`));
-    expect(clock.pending).toBe(1);
-    await writer.close();
-    await done;
-    expect(clock.pending).toBe(0);
+      vi.advanceTimersByTime(999);
+      await settle();
+      expect(got).toEqual([]);
+      vi.advanceTimersByTime(1);
+      await settle();
+      expect(got).toEqual([SSE_KEEP_ALIVE]);
+      vi.advanceTimersByTime(1000);
+      await settle();
+      expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE]);
+      vi.advanceTimersByTime(600);
+      await writer.write("m");
+      await settle();
+      vi.advanceTimersByTime(999); // 1599 ms after the last keep-alive, 999 ms after the message
+      await settle();
+      expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE, "data: m\n\n"]);
+      vi.advanceTimersByTime(1);
+      await settle();
+      expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE, "data: m\n\n", SSE_KEEP_ALIVE]);
+      await writer.close();
+      await done;
+      vi.advanceTimersByTime(10_000);
+      expect(got).toHaveLength(4);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    test("SseEncoderStream sends no keep-alive while nobody reads, and at most one per read", async () => {
+      const sse = new SseEncoderStream({ keepAliveMs: 100 });
+      vi.advanceTimersByTime(300);
+      expect(vi.getTimerCount()).toBe(0);
+      const reader = sse.readable.getReader();
+      const first = reader.read();
+      await settle();
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(100);
+      expect(text.decode((await first).value)).toBe(SSE_KEEP_ALIVE);
+      // The reader is busy with what it got: nothing is armed, nothing piles up.
+      vi.advanceTimersByTime(1000);
+      expect(vi.getTimerCount()).toBe(0);
+      const next = reader.read();
+      await settle();
+      vi.advanceTimersByTime(99);
+      await settle();
+      let nextDone = false;
+      void next.then(() => (nextDone = true));
+      await settle();
+      expect(nextDone).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(text.decode((await next).value)).toBe(SSE_KEEP_ALIVE);
+      await reader.cancel();
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    test("SseEncoderStream gives a slow reader every waiting message first, never a keep-alive in its place", async () => {
+      const sse = new SseEncoderStream({ keepAliveMs: 5 });
+      const writer = sse.writable.getWriter();
+      const writes = Array.from({ length: 30 }, (_, i) => writer.write(`m${i}`));
+      const reader = sse.readable.getReader();
+      const got: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        got.push(text.decode((await reader.read()).value));
+        // The consumer takes 20 ms per chunk, four keep-alive intervals.
+        vi.advanceTimersByTime(20);
+        await settle();
+      }
+      expect(got).toEqual(Array.from({ length: 30 }, (_, i) => `data: m${i}\n\n`));
+      await Promise.all(writes);
+      const idle = reader.read();
+      await settle();
+      vi.advanceTimersByTime(5);
+      expect(text.decode((await idle).value)).toBe(SSE_KEEP_ALIVE);
+      const closed = writer.close();
+      expect(await reader.read()).toEqual({ done: true, value: undefined });
+      await closed;
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    test("SseEncoderStream stops its keep-alive timer when cancelled, aborted or errored", async () => {
+      const cancelled = new SseEncoderStream({ keepAliveMs: 100 });
+      const cancelledReader = cancelled.readable.getReader();
+      const cancelledRead = cancelledReader.read();
+      await settle();
+      expect(vi.getTimerCount()).toBe(1);
+      await cancelledReader.cancel(new Error("gone"));
+      expect(await cancelledRead).toEqual({ done: true, value: undefined });
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(1000);
+      expect(vi.getTimerCount()).toBe(0);
+
+      const aborted = new SseEncoderStream({ keepAliveMs: 100 });
+      const abortedRead = aborted.readable.getReader().read();
+      await settle();
+      expect(vi.getTimerCount()).toBe(1);
+      const reason = new Error("gone");
+      await aborted.writable.abort(reason);
+      await expect(abortedRead).rejects.toBe(reason);
+      expect(vi.getTimerCount()).toBe(0);
+
+      const errored = new SseEncoderStream({ keepAliveMs: 100 });
+      const read = errored.readable.getReader().read();
+      await settle();
+      expect(vi.getTimerCount()).toBe(1);
+      const writer = errored.writable.getWriter();
+      await expect(writer.write({ data: "x", id: "a\nb" })).rejects.toThrow(TypeError);
+      await expect(read).rejects.toThrow(TypeError);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    test("SseEncoderStream stops its keep-alive timer when closed while a reader waits", async () => {
+      const sse = new SseEncoderStream({ keepAliveMs: 100 });
+      const reader = sse.readable.getReader();
+      const read = reader.read();
+      await settle();
+      expect(vi.getTimerCount()).toBe(1);
+      await sse.writable.close();
+      expect(vi.getTimerCount()).toBe(0);
+      expect(await read).toEqual({ done: true, value: undefined });
+      vi.advanceTimersByTime(1000);
+      expect(vi.getTimerCount()).toBe(0);
+    });
   });
 
-  test("SseEncoderStream sends a keep-alive after each keepAliveMs of idle time, counted from the last output", async () => {
-    const clock = new FakeClock();
-    const sse = new SseEncoderStream({ keepAliveMs: 1000, timers: clock });
-    const got: string[] = [];
-    const done = drainInto(sse.readable, got);
+  test("SseEncoderStream settles an abort at once while a write waits for a reader that never comes", async () => {
+    const sse = new SseEncoderStream({ keepAliveMs: 5 });
     const writer = sse.writable.getWriter();
-    clock.advance(999);
-    await settle();
-    expect(got).toEqual([]);
-    clock.advance(1);
-    await settle();
-    expect(got).toEqual([SSE_KEEP_ALIVE]);
-    clock.advance(1000);
-    await settle();
-    expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE]);
-    clock.advance(600);
-    await writer.write("m");
-    await settle();
-    clock.advance(999); // 1599 ms after the last keep-alive, 999 ms after the message
-    await settle();
-    expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE, "data: m\n\n"]);
-    clock.advance(1);
-    await settle();
-    expect(got).toEqual([SSE_KEEP_ALIVE, SSE_KEEP_ALIVE, "data: m\n\n", SSE_KEEP_ALIVE]);
-    await writer.close();
-    await done;
-    clock.advance(10_000);
-    expect(got).toHaveLength(4);
-    expect(clock.pending).toBe(0);
+    const first = writer.write("a");
+    const second = writer.write("b");
+    await settle(); // the first write is now in flight, waiting for a reader
+    const reason = new Error("the client stalled");
+    await within(writer.abort(reason), 2000, "writer.abort()");
+    await expect(first).rejects.toBe(reason);
+    await expect(second).rejects.toBe(reason);
+    await expect(sse.readable.getReader().read()).rejects.toBe(reason);
   });
 
-  test("SseEncoderStream skips a keep-alive while earlier output still waits to be read", async () => {
-    const clock = new FakeClock();
-    const sse = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
-    clock.advance(100);
-    clock.advance(100);
-    clock.advance(100);
-    expect(clock.pending).toBe(1);
-    const reader = sse.readable.getReader();
-    expect(text.decode((await reader.read()).value)).toBe(SSE_KEEP_ALIVE);
-    const next = reader.read();
-    clock.advance(100);
-    expect(text.decode((await next).value)).toBe(SSE_KEEP_ALIVE);
-    await reader.cancel();
+  test("SseEncoderStream rejects a waiting write and errors the writable side when the readable side is cancelled", async () => {
+    const sse = new SseEncoderStream();
+    const writer = sse.writable.getWriter();
+    const write = writer.write("a");
+    const reason = new Error("the client left");
+    await sse.readable.cancel(reason);
+    await expect(write).rejects.toBe(reason);
+    await expect(writer.closed).rejects.toBe(reason);
   });
 
-  test("SseEncoderStream stops its keep-alive timer when cancelled, aborted or errored", async () => {
-    const clock = new FakeClock();
-    // Where the runtime calls a transformer's `cancel` (all current ones), the timer is cleared at once;
-    // elsewhere its next tick finds the stream ended and stops without sending.
-    let cancelRuns = false;
-    await new TransformStream({ cancel: () => void (cancelRuns = true) } as Transformer).readable.cancel();
-    const cancelled = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
-    expect(clock.pending).toBe(1);
-    await cancelled.readable.cancel(new Error("gone"));
-    if (cancelRuns) expect(clock.pending).toBe(0);
-    clock.advance(1000);
-    expect(clock.pending).toBe(0);
-
-    const aborted = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
-    expect(clock.pending).toBe(1);
-    await aborted.writable.abort(new Error("gone"));
-    if (cancelRuns) expect(clock.pending).toBe(0);
-    clock.advance(1000);
-    expect(clock.pending).toBe(0);
-
-    const errored = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
-    const read = errored.readable.getReader().read();
-    const writer = errored.writable.getWriter();
-    await expect(writer.write({ data: "x", id: "a\nb" })).rejects.toThrow(TypeError);
-    await expect(read).rejects.toThrow(TypeError);
-    expect(clock.pending).toBe(0);
-  });
-
-  test("SseEncoderStream stops its keep-alive timer when closed, also with a keep-alive still unread", async () => {
-    const clock = new FakeClock();
-    const sse = new SseEncoderStream({ keepAliveMs: 100, timers: clock });
-    clock.advance(100);
-    await sse.writable.close();
-    expect(clock.pending).toBe(0);
-    clock.advance(1000);
-    expect((await collect(sse.readable)).map((c) => text.decode(c))).toEqual([SSE_KEEP_ALIVE]);
+  test("SseEncoderStream with a 5 ms keep-alive and a consumer taking 20 ms per write delivers every message, then closes and aborts", async () => {
+    // The reported scenario on real timers, bounded to about half a second.
+    const consumerMs = 20;
+    const messages = 15;
+    const received: string[] = [];
+    const run = async (end: "close" | "abort") => {
+      received.length = 0;
+      const sse = new SseEncoderStream({ keepAliveMs: 5 });
+      const piped = sse.readable.pipeTo(new WritableStream<Uint8Array>({
+        async write(chunk) {
+          received.push(text.decode(chunk));
+          await sleep(consumerMs);
+        },
+      })).catch((e: unknown) => e);
+      const writer = sse.writable.getWriter();
+      for (let i = 0; i < messages; i++) await within(writer.write(String(i)), 1000, `write ${i}`);
+      if (end === "close") {
+        await within(writer.close(), 1000, "writer.close()");
+        expect(await within(piped, 1000, "the pipe")).toBeUndefined();
+      } else {
+        const reason = new Error("done");
+        await within(writer.abort(reason), 1000, "writer.abort()");
+        expect(await within(piped, 1000, "the pipe")).toBe(reason);
+      }
+      // Each write was called as soon as the last resolved: the reader never waited 5 ms for one.
+      return received.filter((c) => c !== SSE_KEEP_ALIVE);
+    };
+    const expected = Array.from({ length: messages }, (_, i) => `data: ${i}\n\n`);
+    expect(await run("close")).toEqual(expected);
+    expect(received).toEqual(expected);
+    expect(await run("abort")).toEqual(expected.slice(0, received.length));
+    expect(received.length).toBeGreaterThanOrEqual(messages - 1);
+    expect(received.filter((c) => c === SSE_KEEP_ALIVE)).toEqual([]);
   });
 
   test("SseEncoderStream uses the global setTimeout for its keep-alive by default", async () => {
@@ -525,7 +631,7 @@ function receive(url: string, types: Iterable<string>, until?: string): Promise<
 describe("SseEncoderStream over HTTP", () => {
   // Browser projects are named "chromium (chromium)": the project, then the instance.
   const runtime = inject("runtime").split(" ")[0]!;
-  const inBrowser = runtime === "chromium" || runtime === "firefox";
+  const inBrowser = runtime === "chromium" || runtime === "firefox" || runtime === "webkit";
   const httpUrl = inject("httpUrl");
   // Browsers are launched to accept the self-signed certificate; Deno's EventSource cannot be told to trust it.
   const bases = inBrowser ? [httpUrl, inject("http2Url")] : [httpUrl];
