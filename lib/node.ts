@@ -343,6 +343,9 @@ export function pipeToNode(
     if (signal?.aborted) return onAbort();
     signal?.addEventListener("abort", onAbort);
     if (state.destroyed === true || state.writableEnded === true) return onClose();
+    // The source may error while the pipe waits for 'drain' (no read pending): a client that has
+    // stopped reading must not keep its connection once its source has failed.
+    reader.closed.catch((error: unknown) => stop(error, "destroy"));
 
     void (async () => {
       for (;;) {
