@@ -210,14 +210,7 @@ async function hubChannel(others: number): Promise<Channel> {
     void pipeToNode(hub.subscribe({ highWaterMark: 1 << 20 }), res).catch(() => {});
   });
   const port = await listen(server);
-  let sinks: ChildProcess | undefined;
-  if (others > 0) {
-    sinks = fork(fileURLToPath(new URL("./_sse_sinks.ts", import.meta.url)), [`http://127.0.0.1:${port}/events`, String(others)], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    await new Promise<void>((r) => sinks!.once("message", () => r()));
-  }
+  const sinks = others > 0 ? await startSinks(`http://127.0.0.1:${port}/events`, others) : undefined;
   const response = await fetch(`http://127.0.0.1:${port}/events`);
   while (hub.subscribers < others + 1) await new Promise((r) => setTimeout(r, 10));
   const events = response.body!.pipeThrough(new SseDecoderStream()).getReader();
@@ -231,6 +224,16 @@ async function hubChannel(others: number): Promise<Channel> {
       await closeServer(server);
     },
   };
+}
+
+/** Starts `count` background clients of `url` in a process of their own (./_sse_sinks.ts); resolves once all are answered. */
+async function startSinks(url: string, count: number): Promise<ChildProcess> {
+  const sinks = fork(fileURLToPath(new URL("./_sse_sinks.ts", import.meta.url)), [url, String(count)], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  await new Promise<void>((r) => sinks.once("message", () => r()));
+  return sinks;
 }
 
 /** No socket: SseEncoderStream piped into SseDecoderStream in memory, so only streams, promises and GC are timed. */
@@ -252,33 +255,39 @@ async function memoryChannel(): Promise<Channel> {
  * The floor: res.write of a ready string, and the client takes each raw chunk as one event (no parsing).
  * `nagle: true` turns Nagle's algorithm back on for the server's socket (Node's http server turns it off).
  */
-async function rawChannel(nagle = false): Promise<Channel> {
+async function rawChannel(nagle = false, others = 0): Promise<Channel> {
   let res!: import("node:http").ServerResponse;
+  const all: import("node:http").ServerResponse[] = [];
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const server: Server = createServer((_req, r) => {
     res = r;
+    all.push(r);
     if (nagle) res.socket!.setNoDelay(false);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.flushHeaders();
-    readyResolve();
+    if (all.length === others + 1) readyResolve();
   });
   const port = await listen(server);
+  const sinks = others > 0 ? await startSinks(`http://127.0.0.1:${port}/`, others) : undefined;
   const response = await fetch(`http://127.0.0.1:${port}/`);
   await ready;
   const reader = response.body!.getReader();
   let seq = 0;
   return {
     send: async (i) => {
-      res.write(`id: ${i}\ndata: {"seq":${i},"payload":"${"x".repeat(64)}"}\n\n`);
+      // One string for all, as an encode-once server would; the measured client was connected last.
+      const event = `id: ${i}\ndata: {"seq":${i},"payload":"${"x".repeat(64)}"}\n\n`;
+      for (const r of all) r.write(event);
     },
     next: async () => {
       await reader.read();
       return seq++;
     },
     close: async () => {
-      res.end();
+      for (const r of all) r.end();
       await reader.cancel();
+      sinks?.disconnect();
       await closeServer(server);
     },
   };
@@ -367,6 +376,7 @@ if (wanted("latency")) {
     ["res.write(string) -> HTTP -> SseDecoderStream (server half removed)", () => sluiceChannel({ server: false, client: true })],
     ["SseEncoderStream -> pipeToNode -> HTTP -> SseDecoderStream", () => sluiceChannel()],
     ["broadcast, 1 client", () => hubChannel(0)],
+    [`floor, ${MANY} clients: one string res.write to each (measured one last)`, () => rawChannel(false, MANY - 1), MANY_WARMUP, MANY_COUNT],
     [`broadcast, ${MANY} clients (measured one served last)`, () => hubChannel(MANY - 1), MANY_WARMUP, MANY_COUNT],
   ];
   for (let round = 0; round < ROUNDS; round++) {
