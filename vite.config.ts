@@ -1,11 +1,12 @@
 import { defineConfig } from "vitest/config";
 import { playwright } from "@vitest/browser-playwright";
 import { firefox } from "./test/firefox_provider.ts";
+import { webkit } from "./test/webkit_provider.ts";
 import basicSsl from "@vitejs/plugin-basic-ssl";
 import { demoApi } from "./demo/api.ts";
 import { serverCommands } from "./test/_servers/commands.ts";
 
-const runtime = "Deno" in globalThis ? "deno" : "node";
+const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const chromiumPath = process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium";
 const chromiumArgs = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -48,6 +49,21 @@ const testConfig = defineConfig({
             commands: serverCommands,
             provider: firefox(),
             instances: [{ browser: "firefox" }],
+          },
+        },
+      },
+      {
+        test: {
+          ...unit,
+          name: "webkit",
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            // Per-test servers for the fetch tests, started in this process (test/_servers/per_test.ts).
+            commands: serverCommands,
+            provider: webkit(),
+            instances: [{ browser: "webkit" }],
           },
         },
       },

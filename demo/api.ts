@@ -55,17 +55,23 @@ type Response = ServerResponse | Http2ServerResponse;
 type Sluice = typeof import("../lib/index.ts");
 type SluiceNode = typeof import("../lib/node.ts");
 type AuctionModule = typeof import("./auction.ts");
+type S3Module = typeof import("./s3_server.ts");
 
 const MAX_MB = 500;
 /** How long an HTTP/2 upload's END_STREAM waits for a reset that says the body broke. */
 const RESET_GRACE_MS = 150;
 
-/** The Vite plugin that serves `/api/upload`, `/api/auction`, `/api/events` and `/api/state`. */
+/** The Vite plugin that serves `/api/upload`, `/api/auction`, `/api/events`, `/api/state` and `/api/s3/*`. */
 export function demoApi(): Plugin {
   return {
     name: "sluice-demo-api",
     configureServer(server) {
       const api = new DemoApi(server);
+      // A bucket from the environment (or a local gateway, SLUICE_DEMO_S3=local) is set up at start, and a local gateway stopped with the server.
+      if (process.env.SLUICE_S3_ENDPOINT || process.env.SLUICE_DEMO_S3) {
+        void api.s3().catch((error: unknown) => server.config.logger.error(`[demo s3] ${String(error)}`));
+      }
+      server.httpServer?.on("close", () => void api.s3Started?.then((s3) => s3?.stop()));
       server.middlewares.use((req, res, next) => {
         const url = new URL(req.url ?? "/", "https://localhost");
         if (!url.pathname.startsWith("/api/")) return next();
@@ -99,9 +105,40 @@ class DemoApi {
         return this.events(req, res);
       case "GET /api/state":
         return send(res, 200, this.state());
+      case "GET /api/s3": {
+        const s3 = await this.s3();
+        return send(res, 200, s3 ? { enabled: true, bucket: s3.bucket, endpoint: s3.endpoint } : { enabled: false });
+      }
+      case "POST /api/s3/presign":
+        return this.presign(req, res);
+      case "GET /api/s3/object": {
+        const s3 = await this.s3();
+        const key = url.searchParams.get("key") ?? "";
+        if (!s3 || !key.startsWith("sluice-demo/")) return send(res, 404, { error: "no such archive" });
+        res.writeHead(302, { location: await s3.objectUrl(key), "cache-control": "no-store" });
+        return void res.end();
+      }
       default:
         return send(res, 404, { error: `No endpoint ${route}` });
     }
+  }
+
+  s3Started?: Promise<Awaited<ReturnType<S3Module["startDemoS3"]>>>;
+
+  /** The S3 bucket the page may archive to, if the environment names one (see s3_server.ts). */
+  s3(): NonNullable<DemoApi["s3Started"]> {
+    return (this.s3Started ??= this.load<S3Module>("./s3_server.ts").then((m) => m.startDemoS3((line) => this.server.config.logger.info(line))));
+  }
+
+  /** `POST /api/s3/presign`: the page's sink asks for one presigned request (s3Presigner's handler). */
+  private async presign(req: Request, res: Response): Promise<void> {
+    const s3 = await this.s3();
+    if (!s3) return send(res, 404, { error: "this demo server has no S3 bucket" });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const answer = await s3.presigner.handle(new globalThis.Request("https://localhost/api/s3/presign", { method: "POST", body: Buffer.concat(chunks) }));
+    res.writeHead(answer.status, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(await answer.text());
   }
 
   private state(): ServerState {

@@ -5,9 +5,12 @@
 //
 //   value -> jsonStream -> ChunkStream(64 KiB) -> MeasureStream -> tee
 //              ├─ best-effort: MeasureStream -> streaming fetch upload
-//              └─ required:    GzipStream -> MeasureStream -> fileSink(path)
+//              └─ required:    GzipStream -> MeasureStream -> fileSink(path) or s3Sink
 //
-// Run it: `npm run pipeline -- --mb 100` (flags below). In an application the
+// Run it: `npm run pipeline -- --mb 100` (flags below); `--s3` archives to S3
+// instead: the bucket SLUICE_S3_ENDPOINT, SLUICE_S3_ACCESS_KEY_ID,
+// SLUICE_S3_SECRET_ACCESS_KEY, SLUICE_S3_BUCKET (and SLUICE_S3_REGION) name,
+// or a local Ceph gateway started for the run (test/_s3/gateway.ts). In an application the
 // imports are `sluice/...` and `sluice/node`; here they are relative so that the
 // demo runs from the repository.
 import { parseArgs } from "node:util";
@@ -21,6 +24,8 @@ import { jsonStream } from "../lib/json.ts";
 import { GzipStream, type GzipOptions } from "../lib/gzip.ts";
 import { uploadStream } from "../lib/fetch.ts";
 import { fileSink, nodeCompressionWorker } from "../lib/node.ts";
+import { s3Sink, type S3Sink, type S3UploadResult } from "../lib/s3.ts";
+import { gateway, type Gateway } from "../test/_s3/gateway.ts";
 import { makeAuction } from "./auction.ts";
 import { startUploadServer } from "./pipeline_server.ts";
 
@@ -107,6 +112,15 @@ export async function runPipeline(value: unknown, options: PipelineOptions): Pro
   };
 }
 
+/** The S3 object's part of the report: where it is, its ETag and parts, and how it compares to the JSON. */
+export function formatS3(result: S3UploadResult, r: PipelineReport): string {
+  return [
+    `S3 object         s3://${result.bucket}/${result.key}`,
+    `  ETag            ${result.etag}`,
+    `  parts           ${result.parts}, ${(result.bytes / 1e6).toFixed(1)} MB (${(100 * result.bytes / Math.max(r.json.bytes, 1)).toFixed(1)}% of the JSON) in ${(result.durationMs / 1000).toFixed(2)} s`,
+  ].join("\n");
+}
+
 /** The report as a user reads it. */
 export function formatReport(r: PipelineReport, archiveName: string): string {
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -133,6 +147,7 @@ async function main(): Promise<void> {
       out: { type: "string", default: join(tmpdir(), "sluice-auction.json.gz") },
       reset: { type: "string" }, // the server resets the connection at this fraction, e.g. 0.4
       "slow-ms": { type: "string" }, // the server sleeps this long after each read
+      s3: { type: "boolean", default: false }, // archive to S3 (see the top of this file)
     },
   });
   const bytes = Number(args.mb) * 1e6;
@@ -142,14 +157,32 @@ async function main(): Promise<void> {
   });
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort(new Error("interrupted")));
+  let s3: Gateway | undefined;
   try {
+    if (args.s3) {
+      s3 = await gateway();
+      if (s3.startupMs > 0) console.log(`started a local S3 gateway (Ceph RADOS Gateway) at ${s3.endpoint} in ${(s3.startupMs / 1000).toFixed(1)} s`);
+    }
     console.log(`generating a ${args.mb} MB auction...`);
     const value = makeAuction(bytes);
-    console.log(`streaming it to ${server.url} and ${args.out}`);
-    const report = await runPipeline(value, { url: server.url, archive: args.out!, signal: stop.signal });
-    console.log(formatReport(report, args.out!));
+    let archive: string | S3Sink = args.out!;
+    let archiveName = args.out!;
+    if (s3) {
+      const key = `sluice-pipeline/auction-${new Date().toISOString().replace(/[:.]/g, "-")}.json.gz`;
+      archive = s3Sink({
+        endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, key,
+        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+        contentType: "application/json", contentEncoding: "gzip", signal: stop.signal,
+      });
+      archiveName = `s3://${s3.bucket}/${key}`;
+    }
+    console.log(`streaming it to ${server.url} and ${archiveName}`);
+    const report = await runPipeline(value, { url: server.url, archive, signal: stop.signal });
+    console.log(formatReport(report, archiveName));
+    if (typeof archive !== "string") console.log(formatS3(await archive.uploaded, report));
   } finally {
     await server.close();
+    await s3?.stop();
   }
 }
 

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { Deflate } from "fflate";
+import type { Deflate } from "fflate";
+import { safeDeflate } from "./_fflate.ts";
 
 /**
  * fflate's `Deflate` emits different (equally valid) bytes for different push
@@ -100,7 +101,9 @@ export class BlockDeflater {
   constructor(options: CoreOptions, emit: (chunk: Uint8Array) => void) {
     this.#emit = emit;
     this.#gzip = options.gzip !== undefined;
-    this.#deflate = new Deflate({ level: options.level as 6 }, (data) => {
+    // Not fflate's own Deflate, whose first push can refer to bytes before the
+    // start (fflate issue #260): see _fflate.ts.
+    this.#deflate = safeDeflate(options.level, (data) => {
       if (data.length > 0) emit(data);
     });
     if (options.gzip) emit(gzipHeader(options.level, options.gzip.mtime, options.gzip.filename));

@@ -61,3 +61,64 @@ export async function readerCaughtUp(controller: TransformStreamDefaultControlle
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
+
+/**
+ * Checks an options argument: returns it, or `{}` for `undefined`; throws a
+ * `TypeError` that names the caller and the argument for anything that is not
+ * an object (`null`, a number, a string, a function):
+ * `Cannot construct MeasureStream: options must be an object, got null`.
+ * @param owner What failed, as the message starts: `"Cannot construct MeasureStream"`.
+ * @param what The argument's name in the message.
+ * @param expected What it must be, in the message.
+ */
+export function optionsObject<T extends object>(
+  options: T | undefined,
+  owner: string,
+  what = "options",
+  expected = "an object",
+): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${owner}: ${what} must be ${expected}, got ${describeValue(options)}`);
+  }
+  return options;
+}
+
+/**
+ * Checks a reporting interval in milliseconds: a non-negative number, where 0
+ * reports at every change and `Infinity` only at the end.
+ */
+export function checkInterval(owner: string, interval: unknown): number {
+  if (typeof interval !== "number") {
+    throw new TypeError(`${owner}: interval must be a number of milliseconds, got ${describeValue(interval)}`);
+  }
+  if (!(interval >= 0)) {
+    throw new RangeError(`${owner}: interval must be a non-negative number of milliseconds, got ${describeValue(interval)}`);
+  }
+  return interval;
+}
+
+/** Lets the runtime exit while `timer` is pending (Node and Bun timer objects, Deno timer ids). */
+export function unrefTimer(timer: unknown): void {
+  if (typeof (timer as { unref?: unknown } | undefined)?.unref === "function") {
+    (timer as { unref(): void }).unref();
+  } else if (typeof timer === "number") {
+    const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+    try {
+      deno?.unrefTimer?.(timer);
+    } catch {
+      // Not a timer Deno knows (a test runner's fake clock): nothing to unref.
+    }
+  }
+}
+
+/** Calls a user's callback so that its error cannot disturb a stream: the error is rethrown in a microtask. */
+export function callSafely<A>(callback: (arg: A) => void, arg: A): void {
+  try {
+    callback(arg);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}

@@ -61,7 +61,10 @@ export class LineSplitter {
       }
     }
     if (start < length) {
-      const rest = this.#partial.length + (length - start);
+      let rest = this.#partial.length + (length - start);
+      // Without lone-CR line ends, a CR that ends the piece may be the first half of a CRLF,
+      // which is not part of the line: the limit must not depend on where the input was cut.
+      if (!this.#options.cr && text.charCodeAt(length - 1) === 13) rest--;
       if (rest > this.#options.maxLineLength) this.#tooLong(rest);
       this.#partial = this.#partial === "" ? text.slice(start) : this.#partial + text.slice(start);
     }

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { callSafely, checkInterval, describeValue } from "./_internal.ts";
 import { GzipStream, type GzipOptions } from "./gzip.ts";
+import { MeasureStream, type TransferProgress } from "./measure.ts";
 import { tee } from "./tee.ts";
 
 /** Options of {@linkcode captureArchive}. */
@@ -29,6 +30,26 @@ export interface CaptureArchiveOptions {
    * @default 1048576
    */
   highWaterMark?: number;
+  /**
+   * Called while the source is read, as `MeasureStream`'s `onProgress` is (the source's bytes,
+   * chunks, rate, and the time it waited for the slower of the two consumers), with the bytes
+   * stored so far; at most once per `interval` ms, and once more with `done: true` when the
+   * archive has closed or failed, just before `archived` settles.
+   * @default undefined
+   */
+  onProgress?: (progress: ArchiveProgress) => void;
+  /**
+   * The least time between two progress reports, in milliseconds (`0`: every change, `Infinity`:
+   * only the final report).
+   * @default 100
+   */
+  interval?: number;
+}
+
+/** A progress report of {@linkcode captureArchive}: the source's progress and the bytes stored so far. */
+export interface ArchiveProgress extends TransferProgress {
+  /** Bytes written to the sink so far (after gzip). */
+  storedBytes: number;
 }
 
 /** What {@linkcode captureArchive} reports once the archive is safely closed. */
@@ -78,15 +99,42 @@ export interface CapturedArchive {
  * console.log(await new Response(copy).text()); // "hello, archive"
  * ```
  *
+ * @example Follow the archive while it is written
+ * ```ts
+ * import { type ArchiveProgress, blobSink, captureArchive } from "sluice/archive";
+ *
+ * let last: ArchiveProgress | undefined;
+ * const { stream, archived } = captureArchive(new Blob(["abc"]).stream(), blobSink(), {
+ *   onProgress: (p) => (last = p), // for example: show p.bytes, p.storedBytes and p.bytesPerSecond
+ * });
+ * await stream.cancel(); // nobody reads it here: the archive goes on alone
+ * const report = await archived; // the final progress report came just before
+ * console.log(last?.done, last?.bytes, last?.storedBytes === report.storedBytes); // true, 3, true
+ * ```
+ *
+ * A call that throws aborts `sink` (when it is an unlocked `WritableStream`) with the same
+ * error, so a file sink leaves no temporary file behind and a Blob sink's `blob` rejects.
+ *
  * @throws {TypeError} when `source` is not an unlocked `ReadableStream`, `sink` is not a
  * `WritableStream`, or an option has the wrong type.
- * @throws {RangeError} for a bad gzip option (see `GzipStream`) or `highWaterMark`.
+ * @throws {RangeError} for a bad gzip option (see `GzipStream`), `highWaterMark` or `interval`.
  */
 export function captureArchive(
   source: ReadableStream<Uint8Array>,
   sink: WritableStream<Uint8Array>,
   options: CaptureArchiveOptions = {},
 ): CapturedArchive {
+  try {
+    return capture(source, sink, options);
+  } catch (error) {
+    // The sink of a call that failed is never written to: abort it, so that a sink holding
+    // something (a temporary file, an OPFS entry) lets it go. A locked one is someone else's.
+    if (typeof (sink as { abort?: unknown })?.abort === "function" && sink.locked === false) sink.abort(error).catch(() => {});
+    throw error;
+  }
+}
+
+function capture(source: ReadableStream<Uint8Array>, sink: WritableStream<Uint8Array>, options: CaptureArchiveOptions): CapturedArchive {
   const name = "Cannot capture archive";
   if (typeof (source as { getReader?: unknown })?.getReader !== "function") {
     throw new TypeError(`${name}: source must be a ReadableStream, got ${describeValue(source)}`);
@@ -98,7 +146,7 @@ export function captureArchive(
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`${name}: options must be an object, got ${describeValue(options)}`);
   }
-  const { gzip = {}, bestEffortStream = true, highWaterMark = 1 << 20 } = options;
+  const { gzip = {}, bestEffortStream = true, highWaterMark = 1 << 20, onProgress, interval = 100 } = options;
   if (gzip !== false && (typeof gzip !== "object" || gzip === null)) {
     throw new TypeError(`${name}: gzip must be GzipStream options or false, got ${describeValue(gzip)}`);
   }
@@ -108,10 +156,22 @@ export function captureArchive(
   if (typeof highWaterMark !== "number" || !(highWaterMark >= 0) || highWaterMark === Infinity) {
     throw new RangeError(`${name}: highWaterMark must be a finite non-negative number, got ${describeValue(highWaterMark)}`);
   }
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError(`${name}: onProgress must be a function, got ${describeValue(onProgress)}`);
+  }
+  checkInterval(name, interval);
   // Built before the tee so that a bad gzip option throws before the source is locked.
   const compress = gzip === false ? undefined : new GzipStream(gzip);
   const started = performance.now();
-  const { branches: [stream, archive] } = tee(source, [
+  let storedBytes = 0;
+  let last: TransferProgress | undefined;
+  // The source is measured where the tee reads it, so a stall is the slower consumer's.
+  const measure = onProgress && new MeasureStream({
+    interval,
+    onProgress: (p) => (p.done ? (last = p) : onProgress({ ...p, storedBytes })),
+  });
+  if (measure && source.locked) throw new TypeError("Cannot tee: source is locked (it already has a reader or is being piped)");
+  const { branches: [stream, archive] } = tee(measure ? source.pipeThrough(measure) : source, [
     { bestEffort: bestEffortStream, highWaterMark },
     { highWaterMark },
   ]);
@@ -120,7 +180,6 @@ export function captureArchive(
   // TransformStreams: Node 20 loses the cancel reason across two chained TransformStreams
   // (the source would see a TypeError instead of the sink's error).
   let bytes = 0;
-  let storedBytes = 0;
   const reader = archive!.getReader();
   let body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -144,11 +203,17 @@ export function captureArchive(
     close: () => writer.close(),
     abort: (reason) => writer.abort(reason),
   });
-  const archived = body.pipeTo(counted).then(() => ({
+  let archived = body.pipeTo(counted).then(() => ({
     bytes,
     storedBytes,
     durationMs: performance.now() - started,
   }));
+  if (measure) {
+    archived = archived.finally(async () => {
+      await measure.report;
+      callSafely(onProgress!, { ...last!, storedBytes });
+    });
+  }
   return { stream: stream!, archived };
 }
 
@@ -263,7 +328,7 @@ interface OpfsDirectory {
  * **Error behavior:** a failing write or rename errors the stream and removes the temporary file.
  *
  * @example Store a stream in OPFS and read it back
- * ```ts
+ * ```ts ignore
  * import { opfsSink } from "sluice/archive";
  *
  * await new Blob(["saved"]).stream().pipeTo(opfsSink("example.txt"));

@@ -320,7 +320,7 @@ class Log<T> {
  * const reader = fast.getReader();
  * let got = 0;
  * while (!(await reader.read()).done) got++;
- * console.log(got, (await stalled.report).status); // 100 "detached"
+ * console.log(got, (await stalled.report).status); // 100, "detached"
  * // A client coming back with Last-Event-ID: 95 gets 96..99, then the end.
  * const back = hub.subscribe({ after: "95" }).getReader();
  * console.log((await back.read()).value?.id); // "96"

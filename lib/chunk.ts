@@ -48,6 +48,8 @@ export class ChunkStream extends TransformStream<Uint8Array, Uint8Array> {
   readonly size: number;
 
   /**
+   * Creates a stream that re-cuts its input into chunks of `size` bytes.
+   *
    * @param size The byte length of every emitted chunk but the last; a positive safe integer.
    * @throws {RangeError} when `size` is not a positive safe integer.
    */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 /** What {@linkcode uploadStream} does where the body cannot be streamed. */
 export type UploadFallback = "error" | "buffer";
@@ -59,7 +59,7 @@ let supported: boolean | undefined;
  * support never reads `duplex` and turns the stream into the text
  * `"[object ReadableStream]"` with a `text/plain` Content-Type.
  *
- * True in Node 18+, Deno and Chromium 105+; false in Firefox and Safari.
+ * True in Node 18+, Deno, Bun and Chromium 105+; false in Firefox and Safari.
  * Note that Chromium, though it says yes here, streams only over HTTP/2 or
  * HTTP/3 (so only to `https:` URLs): to a server that answers over HTTP/1.1
  * the fetch fails ({@linkcode uploadStream} explains that failure).
@@ -68,7 +68,7 @@ let supported: boolean | undefined;
  * ```ts
  * import { supportsRequestStreams } from "sluice/fetch";
  *
- * console.log(supportsRequestStreams() ? "streaming" : "buffering");
+ * console.log(supportsRequestStreams() ? "streaming" : "buffering"); // "streaming" — in Node, Deno and Chromium; "buffering" in Firefox and Safari
  * ```
  */
 export function supportsRequestStreams(): boolean {
@@ -88,10 +88,11 @@ function detectRequestStreams(): boolean {
         return "half" as const;
       },
     } as StreamingRequestInit);
-    // Deno streams request bodies without ever reading `duplex`; Safari also
-    // ignores it but cannot send the stream, so only Deno is taken on trust.
-    const deno = (globalThis as { Deno?: unknown }).Deno !== undefined;
-    return (duplexAccessed || deno) && !request.headers.has("Content-Type");
+    // Deno and Bun stream request bodies without ever reading `duplex`; Safari
+    // also ignores it but cannot send the stream, so only those two are taken on trust.
+    const g = globalThis as { Deno?: unknown; Bun?: unknown };
+    const trusted = g.Deno !== undefined || g.Bun !== undefined;
+    return (duplexAccessed || trusted) && !request.headers.has("Content-Type");
   } catch {
     return false;
   }
@@ -126,7 +127,7 @@ function whyNotStreamed(url: URL | undefined): { why: string; advice: string } |
     return {
       why: "this runtime's fetch cannot send a ReadableStream as a request body " +
         "(no `duplex: \"half\"` support; Firefox and Safari lack it)",
-      advice: `To upload anyway, ${buffer}; Node, Deno and Chromium (over HTTP/2) stream.`,
+      advice: `To upload anyway, ${buffer}; Node, Deno, Bun and Chromium (over HTTP/2) stream.`,
     };
   }
   if (isBrowser() && url?.protocol === "http:") {
@@ -192,7 +193,7 @@ function upTo(url: URL | undefined): string {
  * @returns The response, as `fetch` gives it.
  *
  * @example Upload a stream, buffering where the runtime cannot stream
- * ```ts
+ * ```ts ignore
  * import { uploadStream } from "sluice/fetch";
  *
  * const body = new Blob(["hello ", "world"]).stream();
@@ -209,9 +210,10 @@ export async function uploadStream(
   body: ReadableStream<Uint8Array>,
   init: UploadStreamOptions = {},
 ): Promise<Response> {
-  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, ...rest } = init;
+  const options = optionsObject(init, "Cannot upload", "init");
+  const { fallback = "error", maxBufferBytes = DEFAULT_MAX_BUFFER_BYTES, ...rest } = options;
   // A Request's own signal counts as much as one passed in init (fetch follows both).
-  const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+  const signal = options.signal ?? (input instanceof Request ? input.signal : undefined);
   if (typeof (body as { getReader?: unknown } | null)?.getReader !== "function") {
     throw new TypeError(`Cannot upload: body must be a ReadableStream, got ${describeValue(body)}`);
   }
@@ -367,7 +369,8 @@ async function sendStreamed(
     },
     cancel(reason) {
       cancelled = true;
-      return reader.cancel(reason).catch(() => {});
+      // An aborted fetch cancels its body with the abort's reason, except Bun's, which gives none.
+      return reader.cancel(abort.signal.aborted ? abort.signal.reason : reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
 
@@ -383,7 +386,8 @@ async function sendStreamed(
     // from holding a copy of the whole body in case one comes.
     const redirect = init.redirect ?? "error";
     return await fetch(input, { ...init, redirect, body: wire, duplex: "half", signal: abort.signal } as StreamingRequestInit);
-  } catch (error) {
+  } catch (caught) {
+    let error = caught;
     if (bodyFailure) throw bodyFailure.error;
     if (userSignal?.aborted) throw userSignal.reason;
     if (error instanceof TypeError) {

@@ -101,7 +101,7 @@ export interface InflateOptions {
  *
  * const gz = new Blob(["hello ".repeat(1000)]).stream().pipeThrough(new GzipStream({ level: 9 }));
  * const bytes = new Uint8Array(await new Response(gz).arrayBuffer());
- * console.log(bytes[0] === 0x1f && bytes[1] === 0x8b, bytes.length < 100); // true true
+ * console.log(bytes[0] === 0x1f && bytes[1] === 0x8b, bytes.length < 100); // true, true
  * ```
  */
 export class GzipStream extends TransformStream<Uint8Array, Uint8Array> {

@@ -17,3 +17,5 @@ export * from "./archive.ts";
 export * from "./msgpack.ts";
 export * from "./json.ts";
 export * from "./json_lines.ts";
+export * from "./json_items.ts";
+export * from "./s3.ts";

@@ -40,6 +40,18 @@ export interface JsonStreamOptions {
    * @default true
    */
   async?: boolean;
+  /**
+   * The deepest nesting of arrays, objects, streams and async iterables
+   * allowed, counting the outermost as 1; deeper errors the stream with a
+   * `RangeError` that names the depth and the path. A bound on the
+   * serialiser's own memory (about 240 bytes a level, so some 23 MiB at
+   * the default, measured in Node 20) for values that never end, such as a
+   * replacer or `toJSON` that builds a fresh object for every value, where
+   * `JSON.stringify` throws a `RangeError` as its stack overflows. Far deeper than `JSON.stringify` can
+   * go (a few thousand levels); `Infinity` lifts the bound.
+   * @default 100000
+   */
+  maxDepth?: number;
 }
 
 /**
@@ -53,7 +65,7 @@ export interface JsonStreamOptions {
  * try {
  *   await new Response(jsonStream({ orders: [{ amount: 1n }] })).text();
  * } catch (error) {
- *   console.log((error as Record<string, unknown>)[JSON_PATH_PROPERTY]); // $.orders[0].amount
+ *   console.log((error as Record<string, unknown>)[JSON_PATH_PROPERTY]); // "$.orders[0].amount"
  * }
  * ```
  */
@@ -103,6 +115,11 @@ const nativeStringify = JSON.stringify;
 const FRACTIONAL_SPACE_IS_PRETTY = nativeStringify([1], null, 0.5) !== "[1]";
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
+/** See {@linkcode JsonStreamOptions.maxDepth}. */
+const DEFAULT_MAX_DEPTH = 100_000;
+/** Path segments kept at each end of a shortened path in an error message. */
+const PATH_ENDS = 8;
+
 /** Sub-trees up to this many values, nesting levels and estimated bytes are handed to the native `JSON.stringify` whole. */
 const WALK_NODES = 2048;
 const WALK_DEPTH = 64;
@@ -146,24 +163,69 @@ function toLength(raw: unknown): number {
 }
 
 /**
- * Adds `indent` after every line break of `text` (native pretty output nested deeper). Not a
- * `replaceAll` with a string: `$` in the gap would be read as a replacement pattern (`$$`).
+ * Adds `indent` after every line break that `JSON.stringify(..., gap)` made in `text` (native
+ * pretty output nested deeper). Not a `replaceAll` with a string: `$` in the gap would be read
+ * as a replacement pattern (`$$`). A gap that holds a line break itself (`"\n"`, `"a\nb"`) must
+ * not be indented again, so then the breaks are found by the structure: strings skipped, and
+ * after each break the gap copies of its depth stepped over.
  */
-function indentLines(text: string, indent: string): string {
-  return text.split("\n").join("\n" + indent);
+function indentLines(text: string, indent: string, gap: string): string {
+  if (!gap.includes("\n")) return text.split("\n").join("\n" + indent);
+  let out = "";
+  let last = 0;
+  let depth = 0;
+  const length = text.length;
+  for (let i = 0; i < length;) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // A JSON string: never holds a raw line break; skip to its closing quote.
+      for (i++; text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
+      i++;
+    } else if (c === 91 || c === 123) {
+      depth++;
+      i++;
+    } else if (c === 93 || c === 125) {
+      depth--;
+      i++;
+    } else if (c === 10) {
+      // A break before a member follows "[", "{" or ","; one before a closing bracket is a level out.
+      const before = text.charCodeAt(i - 1);
+      const level = before === 91 || before === 123 || before === 44 ? depth : depth - 1;
+      out += text.slice(last, i + 1) + indent;
+      last = i + 1;
+      i = last + gap.length * level;
+    } else i++;
+  }
+  return out + text.slice(last);
 }
 
 function isReadableStream(value: object): value is ReadableStream<unknown> {
   return typeof ReadableStream === "function" && value instanceof ReadableStream;
 }
 
-function pathOf(stack: readonly Frame[]): string {
+function segmentOf(frame: Frame): string {
+  const key = frame.current!;
+  if (typeof key === "number" || frame.kind !== OBJECT) return `[${key}]`;
+  return IDENTIFIER.test(key) ? `.${key}` : `[${nativeStringify(key)}]`;
+}
+
+/** The path of the value being serialised; with `short`, only its first and last few segments. */
+function pathOf(stack: readonly Frame[], short = false): string {
   let path = "$";
-  for (const frame of stack) {
-    const key = frame.current;
-    if (key === undefined) break;
-    if (typeof key === "number" || frame.kind !== OBJECT) path += `[${key}]`;
-    else path += IDENTIFIER.test(key) ? `.${key}` : `[${nativeStringify(key)}]`;
+  let levels = stack.length;
+  for (let i = 0; i < stack.length; i++) {
+    if (stack[i]!.current === undefined) {
+      levels = i;
+      break;
+    }
+  }
+  for (let i = 0; i < levels; i++) {
+    if (short && levels > 2 * PATH_ENDS + 1 && i === PATH_ENDS) {
+      path += `…(${levels - 2 * PATH_ENDS} levels)…`;
+      i = levels - PATH_ENDS - 1;
+      continue;
+    }
+    path += segmentOf(stack[i]!);
   }
   return path;
 }
@@ -173,7 +235,7 @@ function parseOptions(options: JsonStreamOptions | undefined, owner: string) {
   else if (typeof options !== "object") {
     throw new TypeError(`${owner}: options must be an object, got ${describeValue(options)}`);
   }
-  const { replacer = null, space, chunkSize = 65536, async = true } = options;
+  const { replacer = null, space, chunkSize = 65536, async = true, maxDepth = DEFAULT_MAX_DEPTH } = options;
   let replacerFunction: ((this: any, key: string, value: any) => any) | null = null;
   let propertyList: string[] | null = null;
   if (typeof replacer === "function") {
@@ -222,7 +284,10 @@ function parseOptions(options: JsonStreamOptions | undefined, owner: string) {
   if (typeof async !== "boolean") {
     throw new TypeError(`${owner}: async must be a boolean, got ${describeValue(async)}`);
   }
-  return { replacerFunction, propertyList, gap, pretty, nativeSpace: pretty ? nativeSpace : undefined, chunkSize, async };
+  if (typeof maxDepth !== "number" || !((Number.isSafeInteger(maxDepth) && maxDepth >= 1) || maxDepth === Infinity)) {
+    throw new RangeError(`${owner}: maxDepth must be a positive integer or Infinity, got ${describeValue(maxDepth)}`);
+  }
+  return { replacerFunction, propertyList, gap, pretty, nativeSpace: pretty ? nativeSpace : undefined, chunkSize, async, maxDepth };
 }
 
 /** The serialiser behind {@linkcode jsonStream}: a state machine over an explicit stack, driven by `pull`. */
@@ -233,6 +298,7 @@ class Serializer {
   readonly #pretty: boolean;
   readonly #nativeSpace: string | number | undefined;
   readonly #async: boolean;
+  readonly #maxDepth: number;
   readonly #root: { "": unknown };
   #stack: Frame[] = [];
   /** The items of a run of plain array items (see #plainRun), reused. */
@@ -252,6 +318,8 @@ class Serializer {
   #walkNodes = 0;
   #walkBytes = 0;
   #walkTooDeep = false;
+  /** The nesting level (1 for the outermost container) of the walk's depth 0. */
+  #walkBase = 0;
   /** Stack levels strictly between these skip the walk (see #container). */
   #deepFrom = 0;
   #deepTo = 0;
@@ -263,6 +331,7 @@ class Serializer {
     this.#pretty = options.pretty;
     this.#nativeSpace = options.nativeSpace;
     this.#async = options.async;
+    this.#maxDepth = options.maxDepth;
     this.#root = { "": value };
   }
 
@@ -422,7 +491,8 @@ class Serializer {
       // the native call reads it, and a Proxy's get trap must run as many times as there.
       if (this.#replacer === null && typeof value === "object" && value !== null && this.#writePlain(frame, key, value)) return;
       const holder = frame === null ? this.#root : frame.holder;
-      if ((typeof value === "object" && value !== null) || typeof value === "bigint") {
+      // Functions are Objects too: SerializeJSONProperty reads their toJSON.
+      if ((typeof value === "object" && value !== null) || typeof value === "bigint" || typeof value === "function") {
         const toJSON = (value as { toJSON?: unknown }).toJSON;
         if (typeof toJSON === "function") value = toJSON.call(value, key);
       }
@@ -517,6 +587,7 @@ class Serializer {
     this.#walkNodes = 0;
     this.#walkBytes = 0;
     this.#walkTooDeep = false;
+    this.#walkBase = level + 1;
     const plain = !this.#open.has(value) && this.#plain(value, 0);
     if (this.#walkTooDeep) {
       // A chain deeper than a walk: the next levels would walk (most of) it again, so skip some.
@@ -531,7 +602,7 @@ class Serializer {
     if (!this.#pretty) text = this.#list === null ? nativeStringify(value) : nativeStringify(value, this.#list);
     else {
       text = nativeStringify(value, this.#list, this.#nativeSpace);
-      if (indent !== "") text = indentLines(text, indent);
+      if (indent !== "") text = indentLines(text, indent, this.#gap);
     }
     this.#text += text;
   }
@@ -539,6 +610,13 @@ class Serializer {
   #container(value: object, indent: string): void {
     const open = this.#open;
     if (open.has(value)) throw new TypeError(`Converting circular structure to JSON at ${this.path()}`);
+    // Checked before a reader or iterator is taken, so that nothing is left open.
+    if (this.#stack.length >= this.#maxDepth) {
+      throw new RangeError(
+        `jsonStream: the value nests deeper than maxDepth (${this.#maxDepth} levels) at ${pathOf(this.#stack, true)}` +
+          " (a replacer or toJSON that makes a new object for every value never ends; pass maxDepth: Infinity to lift the bound)",
+      );
+    }
     if (this.#async) {
       let reader: ReadableStreamDefaultReader<unknown> | null = null;
       let iterator: AsyncIterator<unknown> | null = null;
@@ -616,6 +694,8 @@ class Serializer {
       this.#walkTooDeep = true;
       return false;
     }
+    // Past maxDepth: the exact path throws at the right place.
+    if (this.#walkBase + depth > this.#maxDepth) return false;
     if ("toJSON" in value) return false;
     if (this.#async && Symbol.asyncIterator in value) return false;
     if (Array.isArray(value)) {
@@ -661,8 +741,11 @@ class Serializer {
 
   /**
    * Writes the next items of an array frame with one native `JSON.stringify`
-   * of a slice, when at least two of them in a row are plain (see #plain).
-   * Returns whether it wrote anything.
+   * of a copy of them, while they are plain (see #plain). Each item is read
+   * once with a real Get, in order, as `JSON.stringify` reads it (so a Proxy's
+   * `get` trap runs and its answer is what is written); an item that turns out
+   * not to be plain is handed, as read, to the exact path. Returns whether it
+   * consumed any item.
    */
   #plainRun(frame: Frame): boolean {
     const array = frame.holder as unknown[];
@@ -674,45 +757,46 @@ class Serializer {
     const length = frame.length;
     this.#walkNodes = 0;
     this.#walkBytes = 0;
+    this.#walkBase = this.#stack.length;
     let end = start;
+    let taken = false;
+    let rest: unknown;
     while (end < length && this.#walkBytes < WALK_BYTES) {
+      // A getter (or an inherited item) is left to the exact path, which runs it in its turn.
       const descriptor = getOwnPropertyDescriptor(array, end);
-      let item: unknown;
-      if (descriptor === undefined) {
-        if (end in array) break;
-      } else {
-        if (descriptor.get !== undefined) break;
-        item = descriptor.value;
-      }
-      const nodes = this.#walkNodes;
-      const bytes = this.#walkBytes;
-      if (!this.#plainItem(item, 0) || this.#walkBytes > WALK_BYTES) {
-        this.#walkNodes = nodes;
-        this.#walkBytes = bytes;
+      if (descriptor === undefined ? end in array : descriptor.get !== undefined) break;
+      const item = array[end];
+      if (!this.#plainItem(item, 0)) {
+        taken = true;
+        rest = item;
         break;
       }
       run.push(item);
       end++;
     }
-    if (end - start < 2) {
+    if (end === start && !taken) return false;
+    if (end > start) {
+      let text: string;
+      if (!this.#pretty) {
+        text = this.#list === null ? nativeStringify(run) : nativeStringify(run, this.#list);
+        text = text.slice(1, -1);
+      } else {
+        text = nativeStringify(run, this.#list, this.#nativeSpace);
+        if (frame.outer !== "") text = indentLines(text, frame.outer, this.#gap);
+        // Drop "[" and "\n<outer>]": what is left starts with "\n<indent>", as a member's prefix does.
+        text = text.slice(1, text.length - 2 - frame.outer.length);
+      }
       run.length = 0;
-      return false;
+      this.#text += frame.members === 0 ? text : "," + text;
+      frame.members += end - start;
+      frame.index = end;
+      frame.current = end - 1;
     }
-    let text: string;
-    if (!this.#pretty) {
-      text = this.#list === null ? nativeStringify(run) : nativeStringify(run, this.#list);
-      text = text.slice(1, -1);
-    } else {
-      text = nativeStringify(run, this.#list, this.#nativeSpace);
-      if (frame.outer !== "") text = indentLines(text, frame.outer);
-      // Drop "[" and "\n<outer>]": what is left starts with "\n<indent>", as a member's prefix does.
-      text = text.slice(1, text.length - 2 - frame.outer.length);
+    if (taken) {
+      const index = frame.index++;
+      frame.current = index;
+      this.#member(frame, String(index), rest, RESUME_RAW);
     }
-    run.length = 0;
-    this.#text += frame.members === 0 ? text : "," + text;
-    frame.members += end - start;
-    frame.index = end;
-    frame.current = end - 1;
     return true;
   }
 
@@ -726,6 +810,9 @@ class Serializer {
         return !this.#open.has(item) && this.#plain(item, depth + 1);
       case "bigint":
         return false;
+      case "function":
+        // Written as nothing (null in arrays) natively, unless it has a toJSON: then the exact path.
+        return !("toJSON" in (item as object));
       default:
         this.#walkBytes += 8;
         return true;
@@ -752,7 +839,11 @@ class Serializer {
  * check of a small sub-tree before the native `JSON.stringify` (standard
  * JavaScript cannot tell a Proxy without running one of its traps), and its
  * `has` and `getPrototypeOf` traps run for the checks of async values and
- * boxed primitives. With a replacer function there is no such check.
+ * boxed primitives. With a replacer function there is no such check. One
+ * case of order differs: when an array that is itself a Proxy holds Proxies,
+ * its `get` traps for a run of plain items (up to 32 KiB of them) run before
+ * the `get` traps of the Proxies inside those items (counts and bytes are the
+ * same; keeping that order too would halve the speed on arrays of objects).
  *
  * Beyond `JSON.stringify`, unless `async: false`:
  * - a Promise (a real one, not any thenable) is awaited and the value it
@@ -767,7 +858,13 @@ class Serializer {
  *
  * Each pull produces at most `chunkSize` bytes and nothing is made before the
  * first read. Memory is bounded by the chunk size, the nesting depth and the
- * longest single string, not by the size of the document. Nesting is walked
+ * longest single string, not by the size of the document. The depth is
+ * bounded by `maxDepth` (100,000 levels by default, about 23 MiB of the
+ * serialiser's own memory at most, measured in Node 20 on a replacer that
+ * wraps every value), so a value that never ends, such as a replacer or
+ * `toJSON` that builds a new object for every value, errors instead of
+ * growing until the process dies. With `space`, output grows with the square
+ * of the depth (each line is indented by its level), memory does not. Nesting is walked
  * with an explicit stack, so a value nested deeper than `JSON.stringify`
  * can handle streams without overflowing the call stack. Small sub-trees
  * (and runs of array items) that hold nothing `JSON.stringify` would treat
@@ -791,8 +888,10 @@ class Serializer {
  * and an inner stream's error are passed on as the same object, with the path
  * added as its `jsonPath` property when it is an extensible object. A value
  * that `JSON.stringify` turns into `undefined` (a function, a symbol,
- * `undefined`) errors the stream with a `TypeError`. Bad options throw at the
- * call: `TypeError`/`RangeError` naming the option.
+ * `undefined`) errors the stream with a `TypeError`. Nesting past `maxDepth`
+ * errors it with a `RangeError` naming the depth and the path (its first and
+ * last eight steps when longer). Bad options throw at the call:
+ * `TypeError`/`RangeError` naming the option.
  *
  * @example Stream a value as JSON bytes
  * ```ts
@@ -800,7 +899,7 @@ class Serializer {
  *
  * const value = { id: 1, items: [1, 2, 3], later: Promise.resolve("done") };
  * const text = await new Response(jsonStream(value)).text();
- * console.log(text); // {"id":1,"items":[1,2,3],"later":"done"}
+ * console.log(text); // '{"id":1,"items":[1,2,3],"later":"done"}'
  * ```
  */
 export function jsonStream(value: unknown, options?: JsonStreamOptions): ReadableStream<Uint8Array> {

@@ -6,7 +6,7 @@
 
 import { describeValue, enqueueAll, readerCaughtUp } from "./_internal.ts";
 import { LineSplitter } from "./_lines.ts";
-import { jsonStream, type JsonReplacer } from "./json.ts";
+import { jsonStream, type JsonReplacer, type JsonStreamOptions } from "./json.ts";
 
 /** Options of {@linkcode JsonLinesStream}. */
 export interface JsonLinesStreamOptions {
@@ -16,6 +16,13 @@ export interface JsonLinesStreamOptions {
   chunkSize?: number;
   /** Whether Promises, async iterables and ReadableStreams inside values are awaited and read (see {@linkcode jsonStream}). @default true */
   async?: boolean;
+  /**
+   * The deepest nesting allowed in one value, the outermost container counting as 1; deeper
+   * errors the stream with a `RangeError` naming the depth and the path (see
+   * {@linkcode JsonStreamOptions.maxDepth}). `Infinity` lifts the bound.
+   * @default 100000
+   */
+  maxDepth?: number;
 }
 
 const NEWLINE = new Uint8Array([10]);
@@ -51,19 +58,19 @@ const MAX_QUEUED_CHUNKS = 16;
  *   },
  * });
  * const text = await new Response(values.pipeThrough(new JsonLinesStream())).text();
- * console.log(text); // {"id":1}\n[2,"two"]\n
+ * console.log(text); // '{"id":1}\n[2,"two"]\n'
  * ```
  */
 export class JsonLinesStream extends TransformStream<unknown, Uint8Array> {
   /**
-   * @param options The replacer, chunk size and async detection, as for {@linkcode jsonStream}.
+   * @param options The replacer, chunk size, async detection and depth bound, as for {@linkcode jsonStream}.
    * @throws {TypeError | RangeError} on a bad option, naming it.
    */
   constructor(options: JsonLinesStreamOptions = {}) {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Cannot construct JsonLinesStream: options must be an object, got ${describeValue(options)}`);
     }
-    const jsonOptions = { replacer: options.replacer, chunkSize: options.chunkSize, async: options.async };
+    const jsonOptions = { replacer: options.replacer, chunkSize: options.chunkSize, async: options.async, maxDepth: options.maxDepth };
     // Checks the options now (throwing at `new`), on a value that needs no work.
     try {
       jsonStream(null, jsonOptions).cancel().catch(() => {});
@@ -136,7 +143,11 @@ export interface JsonLinesParseStreamOptions {
  * that names its line number (counting from 1, blank lines included); a line
  * longer than `maxLineLength` errors it with a `RangeError`; a chunk that is
  * neither a string nor a `Uint8Array` with a `TypeError`. Invalid UTF-8 is
- * decoded to U+FFFD, as `TextDecoder` does.
+ * decoded to U+FFFD, as `TextDecoder` does. A UTF-8 byte order mark is
+ * skipped only at the very start of the input, when that starts with bytes;
+ * a U+FEFF anywhere else is text (kept inside a string, a `SyntaxError`
+ * elsewhere, as for `JSON.parse`). The line limit holds however the input is
+ * cut: the CR of a CRLF is never counted, also when it ends a chunk.
  *
  * @example Parse JSON Lines
  * ```ts
@@ -170,7 +181,10 @@ export class JsonLinesParseStream extends TransformStream<Uint8Array | string, u
       );
     }
     const splitter = new LineSplitter({ cr: false, maxLineLength, owner: "JsonLinesParseStream" });
-    const decoder = new TextDecoder();
+    // The BOM is stripped here, not by the decoder: a decoder strips one after every reset
+    // (each string chunk flushes it), and only the very first bytes of the stream may hold one.
+    const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+    let atStart = true;
     let lineNumber = 0;
     // The lines split from the current chunk, parsed one by one as they are enqueued.
     let lines: string[] = [];
@@ -202,15 +216,22 @@ export class JsonLinesParseStream extends TransformStream<Uint8Array | string, u
           const pending = decoder.decode();
           if (pending !== "") splitter.push(pending, collect);
           splitter.push(chunk, collect);
+          if (chunk !== "" || pending !== "") atStart = false;
         } else if (chunk instanceof Uint8Array) {
-          splitter.push(decoder.decode(chunk, { stream: true }), collect);
+          let text = decoder.decode(chunk, { stream: true });
+          if (atStart && text !== "") {
+            atStart = false;
+            if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+          }
+          splitter.push(text, collect);
         } else {
           throw new TypeError(`JsonLinesParseStream expects Uint8Array or string chunks, got ${describeValue(chunk)}`);
         }
         return emit(controller);
       },
       flush(controller) {
-        const pending = decoder.decode();
+        let pending = decoder.decode();
+        if (atStart && pending.charCodeAt(0) === 0xfeff) pending = pending.slice(1);
         if (pending !== "") splitter.push(pending, collect);
         const rest = splitter.end();
         if (rest !== "") collect(rest.charCodeAt(rest.length - 1) === 13 ? rest.slice(0, -1) : rest);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { callSafely, checkInterval, describeValue, optionsObject, unrefTimer } from "./_internal.ts";
 
 /** What a {@linkcode MeasureStream} saw. */
 export interface TransferReport {
@@ -29,6 +29,31 @@ export interface TransferReport {
   stalledMs: number;
 }
 
+/**
+ * What a {@linkcode MeasureStream} has seen so far, as `onProgress` receives it
+ * while the transfer runs (and once more when it ends).
+ */
+export interface TransferProgress {
+  /** Bytes passed to the consumer so far, counted as in {@linkcode TransferReport}. */
+  bytes: number;
+  /** Chunks passed to the consumer so far. */
+  chunks: number;
+  /** Milliseconds since the first chunk was written; `0` before it. */
+  durationMs: number;
+  /**
+   * Bytes per second since the previous progress report (for the first one,
+   * since the first chunk); `0` when no time has passed.
+   */
+  bytesPerSecond: number;
+  /**
+   * Milliseconds the stream has held a chunk its consumer had not yet asked
+   * for, so far, including a chunk it holds now (see `TransferReport.stalledMs`).
+   */
+  stalledMs: number;
+  /** `true` on the last report, made when the transfer ends (closed, errored or cancelled). */
+  done: boolean;
+}
+
 /** Options of {@linkcode MeasureStream}. */
 export interface MeasureOptions {
   /**
@@ -37,8 +62,22 @@ export interface MeasureOptions {
    * @default undefined
    */
   onReport?: (report: TransferReport) => void;
+  /**
+   * Called while the transfer runs with what has passed so far: at most once
+   * per `interval` milliseconds, after a chunk passes or while a chunk waits
+   * for the consumer (so a stall shows as it grows), and once more, with
+   * `done: true`, when the transfer ends, just before `onReport`. Nothing is
+   * reported before the first chunk but that final report.
+   * @default undefined
+   */
+  onProgress?: (progress: TransferProgress) => void;
+  /**
+   * The least time between two progress reports, in milliseconds. `0`
+   * reports every change; `Infinity` only the final report.
+   * @default 100
+   */
+  interval?: number;
 }
-
 /** UTF-8 length of a string without encoding it. Lone surrogates count 3, as TextEncoder writes U+FFFD. */
 function utf8Length(s: string): number {
   let n = s.length;
@@ -52,6 +91,139 @@ function utf8Length(s: string): number {
     } else n += 2;
   }
   return n;
+}
+
+/** The counts and clocks of one transfer: what passed, when, and how long chunks waited. */
+class TransferMeter {
+  readonly started = performance.now();
+  first = -1;
+  bytes = 0;
+  chunks = 0;
+  /** Stall time of chunks already released. */
+  private stalled = 0;
+  /** When the chunk held now started to wait, or -1. */
+  private heldSince = -1;
+
+  get holding(): boolean {
+    return this.heldSince >= 0;
+  }
+
+  written(now: number): void {
+    if (this.first < 0) this.first = now;
+  }
+
+  count(chunk: unknown): void {
+    this.chunks++;
+    if (ArrayBuffer.isView(chunk)) this.bytes += chunk.byteLength;
+    else if (typeof chunk === "string") this.bytes += utf8Length(chunk);
+  }
+
+  hold(now: number): void {
+    this.heldSince = now;
+  }
+
+  release(now: number): void {
+    if (this.heldSince >= 0) this.stalled += now - this.heldSince;
+    this.heldSince = -1;
+  }
+
+  stalledMs(now: number): number {
+    return this.stalled + (this.heldSince >= 0 ? now - this.heldSince : 0);
+  }
+
+  durationMs(now: number): number {
+    return this.first < 0 ? 0 : now - this.first;
+  }
+
+  report(status: TransferReport["status"], reason: unknown, now: number): TransferReport {
+    const report: TransferReport = {
+      status,
+      bytes: this.bytes,
+      chunks: this.chunks,
+      firstChunkMs: this.first < 0 ? -1 : this.first - this.started,
+      durationMs: this.durationMs(now),
+      stalledMs: this.stalledMs(now),
+    };
+    if (status !== "closed") report.reason = reason;
+    return report;
+  }
+}
+
+/**
+ * Turns a meter's changes into progress reports, at most one per `interval`
+ * ms: the first change after a quiet spell is reported at once, later ones
+ * together when the interval is over; while a chunk is held the stall grows,
+ * so reports go on every `interval` until it is released.
+ */
+class ProgressReporter {
+  private lastAt = -Infinity;
+  private lastBytes = 0;
+  private changed = false;
+  private ended = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly meter: TransferMeter,
+    private readonly onProgress: (progress: TransferProgress) => void,
+    private readonly interval: number,
+  ) {}
+
+  /** Something was counted, or a chunk started to wait. */
+  change(): void {
+    this.changed = true;
+    this.schedule();
+  }
+
+  /** The transfer has ended: one last report, and no more. */
+  end(now: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.emit(now, true);
+  }
+
+  private schedule(): void {
+    if (this.ended || this.timer !== undefined || this.interval === Infinity) return;
+    const holding = this.meter.holding && this.interval > 0;
+    if (!this.changed && !holding) return;
+    const now = performance.now();
+    const wait = this.lastAt + this.interval - now;
+    if (wait <= 0 && this.changed) {
+      this.emit(now, false);
+      if (holding) this.arm(this.interval);
+    } else {
+      this.arm(Math.max(wait, 0));
+    }
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.ended) return;
+      this.emit(performance.now(), false);
+      this.schedule();
+    }, ms);
+    unrefTimer(this.timer);
+  }
+
+  private emit(now: number, done: boolean): void {
+    const { meter } = this;
+    const since = this.lastAt === -Infinity ? meter.first : this.lastAt;
+    const elapsed = since < 0 ? 0 : now - since;
+    const progress: TransferProgress = {
+      bytes: meter.bytes,
+      chunks: meter.chunks,
+      durationMs: meter.durationMs(now),
+      bytesPerSecond: elapsed > 0 ? ((meter.bytes - this.lastBytes) * 1000) / elapsed : 0,
+      stalledMs: meter.stalledMs(now),
+      done,
+    };
+    this.lastAt = now;
+    this.lastBytes = meter.bytes;
+    this.changed = false;
+    callSafely(this.onProgress, progress);
+  }
 }
 
 /**
@@ -74,8 +246,14 @@ function utf8Length(s: string): number {
  * **Error behavior:** aborting the writable side (as a pipe does when its
  * source errors) errors the readable side with the reason at once, even while
  * a chunk is held, and ends the report as `errored`. The report is delivered
- * on close, error and cancel alike; `report` never rejects. An `onReport` that
- * throws does not disturb the stream: its error is rethrown in a microtask.
+ * on close, error and cancel alike; `report` never rejects. An `onReport` or
+ * `onProgress` that throws does not disturb the stream: its error is rethrown
+ * in a microtask.
+ *
+ * **Progress:** with `onProgress`, the counts so far (bytes, chunks, rate,
+ * stall time) are reported while the transfer runs, at most once per
+ * `interval` ms, and finally once with `done: true`. Its timer does not keep
+ * a runtime alive.
  *
  * @example Tell a slow consumer from a slow producer
  * ```ts
@@ -87,7 +265,21 @@ function utf8Length(s: string): number {
  * const body = new Blob(["some ", "bytes"]).stream();
  * await body.pipeThrough(measure).pipeTo(new WritableStream());
  * const report = await measure.report;
- * console.log(report.status, report.bytes); // "closed" 10
+ * console.log(report.status, report.bytes); // "closed", 10
+ * ```
+ *
+ * @example Show upload progress while the body is sent
+ * ```ts
+ * import { MeasureStream } from "sluice/measure";
+ *
+ * const seen: number[] = [];
+ * const measure = new MeasureStream({
+ *   interval: 250,
+ *   onProgress: (p) => seen.push(p.bytes), // for example: bar.value = p.bytes
+ * });
+ * const body = new Blob(["a large ", "body"]).stream().pipeThrough(measure);
+ * await new Response(body).arrayBuffer(); // or: fetch(url, { method: "POST", body, duplex: "half" })
+ * console.log(seen.at(-1)); // 12
  * ```
  */
 export class MeasureStream<T = Uint8Array> extends TransformStream<T, T> {
@@ -95,131 +287,129 @@ export class MeasureStream<T = Uint8Array> extends TransformStream<T, T> {
   readonly report: Promise<TransferReport>;
 
   /**
+   * Creates a pass-through stream that measures what passes, reporting on the way with `onProgress`
+   * and at the end with `report` and `onReport`.
+   *
    * @param options See {@linkcode MeasureOptions}.
-   * @throws {TypeError} when `options` is not an object or `onReport` is not a function.
+   * @throws {TypeError} when `options` is not an object, `onReport` or `onProgress` is not a function, or `interval` is not a number.
+   * @throws {RangeError} when `interval` is negative or NaN.
    */
   constructor(options: MeasureOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot construct MeasureStream: options must be an object, got ${describeValue(options)}`);
-    }
-    const { onReport } = options;
-    if (onReport !== undefined && typeof onReport !== "function") {
-      throw new TypeError(
-        `Cannot construct MeasureStream: onReport must be a function, got ${describeValue(onReport)}`,
-      );
-    }
+    const { onReport, onProgress, interval } = measureOptions(options);
     super();
-    const started = performance.now();
-    let first = -1;
-    let bytes = 0;
-    let chunks = 0;
-    let stalled = 0;
-    let ended = false;
+    const meter = new TransferMeter();
+    const progress = onProgress ? new ProgressReporter(meter, onProgress, interval) : undefined;
     let resolveReport!: (r: TransferReport) => void;
     this.report = new Promise<TransferReport>((resolve) => (resolveReport = resolve));
-
-    // The chunk waiting for the consumer, and the write that waits with it.
-    let held: { chunk: T; since: number; resolve: () => void; reject: (e: unknown) => void } | undefined;
-    let consumerWaiting = false;
-    let readableController!: ReadableStreamDefaultController<T>;
-    let writableController!: WritableStreamDefaultController;
-
+    let ended = false;
     const finish = (status: TransferReport["status"], reason?: unknown): void => {
       if (ended) return;
       ended = true;
       const now = performance.now();
-      if (held) stalled += now - held.since;
-      const report: TransferReport = {
-        status,
-        bytes,
-        chunks,
-        firstChunkMs: first < 0 ? -1 : first - started,
-        durationMs: first < 0 ? 0 : now - first,
-        stalledMs: stalled,
-      };
-      if (status !== "closed") report.reason = reason;
-      if (onReport) {
-        try {
-          onReport(report);
-        } catch (e) {
-          queueMicrotask(() => {
-            throw e;
-          });
-        }
-      }
+      progress?.end(now);
+      const report = meter.report(status, reason, now);
+      if (onReport) callSafely(onReport, report);
       resolveReport(report);
     };
-
-    const pass = (chunk: T): void => {
-      chunks++;
-      if (ArrayBuffer.isView(chunk)) bytes += chunk.byteLength;
-      else if (typeof chunk === "string") bytes += utf8Length(chunk);
-      readableController.enqueue(chunk);
-    };
-
-    // Our own readable/writable pair instead of the TransformStream's: only a
-    // readable source of our own sees when the consumer asks (and a cancel,
-    // in runtimes without the transformer cancel hook).
-    const readable = new ReadableStream<T>({
-      start(c) {
-        readableController = c;
-      },
-      pull() {
-        if (held) {
-          const h = held;
-          held = undefined;
-          stalled += performance.now() - h.since;
-          pass(h.chunk);
-          h.resolve();
-        } else {
-          consumerWaiting = true;
-        }
-      },
-      cancel(reason) {
-        const h = held;
-        finish("cancelled", reason);
-        held = undefined;
-        writableController.error(reason);
-        h?.reject(reason);
-      },
-    }, { highWaterMark: 0 });
-
-    const writable = new WritableStream<T>({
-      start(c) {
-        writableController = c;
-        // Abort must not wait for a held chunk to be read: settle it now.
-        c.signal?.addEventListener("abort", () => {
-          const h = held;
-          held = undefined;
-          if (h) {
-            finish("errored", c.signal.reason);
-            readableController.error(c.signal.reason);
-            h.reject(c.signal.reason);
-          }
-        });
-      },
-      write(chunk) {
-        if (first < 0) first = performance.now();
-        if (consumerWaiting) {
-          consumerWaiting = false;
-          pass(chunk);
-          return;
-        }
-        return new Promise<void>((resolve, reject) => {
-          held = { chunk, since: performance.now(), resolve, reject };
-        });
-      },
-      close() {
-        readableController.close();
-        finish("closed");
-      },
-      abort(reason) {
-        finish("errored", reason);
-        readableController.error(reason);
-      },
-    });
-
+    const { readable, writable } = measuredPair<T>(meter, finish, () => progress?.change());
     Object.defineProperty(this, "readable", { value: readable, enumerable: true });
     Object.defineProperty(this, "writable", { value: writable, enumerable: true });
   }
+}
+
+function measureOptions(options: MeasureOptions): Required<Pick<MeasureOptions, "interval">> & MeasureOptions {
+  const owner = "Cannot construct MeasureStream";
+  const { onReport, onProgress, interval = 100 } = optionsObject(options, owner);
+  for (const [name, value] of [["onReport", onReport], ["onProgress", onProgress]] as const) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`${owner}: ${name} must be a function, got ${describeValue(value)}`);
+    }
+  }
+  return { onReport, onProgress, interval: checkInterval(owner, interval) };
+}
+
+/**
+ * The stream's own readable/writable pair instead of the TransformStream's:
+ * only a readable source of its own sees when the consumer asks (and a
+ * cancel, in runtimes without the transformer cancel hook). At most one chunk
+ * is held, with the write that waits for it to be read.
+ */
+function measuredPair<T>(
+  meter: TransferMeter,
+  finish: (status: TransferReport["status"], reason?: unknown) => void,
+  changed: () => void,
+): { readable: ReadableStream<T>; writable: WritableStream<T> } {
+  let held: { chunk: T; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  let consumerWaiting = false;
+  let readableController!: ReadableStreamDefaultController<T>;
+  let writableController!: WritableStreamDefaultController;
+
+  const pass = (chunk: T): void => {
+    meter.count(chunk);
+    readableController.enqueue(chunk);
+    changed();
+  };
+  /** Drops the held chunk (the transfer ended), failing its write with `reason`. */
+  const drop = (reason: unknown): void => {
+    const h = held;
+    held = undefined;
+    h?.reject(reason);
+  };
+
+  const readable = new ReadableStream<T>({
+    start(c) {
+      readableController = c;
+    },
+    pull() {
+      if (held) {
+        const h = held;
+        held = undefined;
+        meter.release(performance.now());
+        pass(h.chunk);
+        h.resolve();
+      } else {
+        consumerWaiting = true;
+      }
+    },
+    cancel(reason) {
+      finish("cancelled", reason);
+      writableController.error(reason);
+      drop(reason);
+    },
+  }, { highWaterMark: 0 });
+
+  const writable = new WritableStream<T>({
+    start(c) {
+      writableController = c;
+      // Abort must not wait for a held chunk to be read: settle it now.
+      c.signal?.addEventListener("abort", () => {
+        if (!held) return;
+        finish("errored", c.signal.reason);
+        readableController.error(c.signal.reason);
+        drop(c.signal.reason);
+      });
+    },
+    write(chunk) {
+      meter.written(performance.now());
+      if (consumerWaiting) {
+        consumerWaiting = false;
+        pass(chunk);
+        return;
+      }
+      return new Promise<void>((resolve, reject) => {
+        held = { chunk, resolve, reject };
+        meter.hold(performance.now());
+        changed();
+      });
+    },
+    close() {
+      readableController.close();
+      finish("closed");
+    },
+    abort(reason) {
+      finish("errored", reason);
+      readableController.error(reason);
+    },
+  });
+  return { readable, writable };
 }

@@ -111,6 +111,9 @@ export interface FileSink extends WritableStream<Uint8Array> {
  * so the rename cannot cross file systems), which is flushed to disk (`fsync`) and renamed over
  * `path` when the stream closes. An existing file at `path` is replaced atomically.
  *
+ * The temporary file is created at the first write (or at close, for an empty file), so a
+ * sink that is never written to leaves nothing behind, even if it is neither closed nor aborted.
+ *
  * **Cancellation behavior:** aborting the stream (for example a pipe whose source errored)
  * closes and deletes the temporary file; nothing is left at `path` or beside it.
  *
@@ -119,10 +122,12 @@ export interface FileSink extends WritableStream<Uint8Array> {
  *
  * @example Write a stream to a file
  * ```ts
+ * import { readFile } from "node:fs/promises";
  * import { fileSink } from "sluice/node";
  *
  * const sink = fileSink("/tmp/sluice-example.txt");
  * await new Blob(["hello"]).stream().pipeTo(sink);
+ * console.log(await readFile("/tmp/sluice-example.txt", "utf8")); // "hello"
  * ```
  */
 export function fileSink(path: string | URL): FileSink {
@@ -155,14 +160,17 @@ export function fileSink(path: string | URL): FileSink {
       throw error;
     }
   };
-  const sink = new WritableStream<Uint8Array>({
-    start() {
+  // Opened at the first write (or at close, for an empty file), not at creation: a sink that is
+  // never written to (dropped, or handed to a call that failed) leaves nothing behind.
+  const opened = async (): Promise<FileHandle> => {
+    if (handle === undefined) {
       // "wx": never reuse someone else's file of the same name.
       opening = open(temp, "wx");
-      return guarded(async () => {
-        handle = await opening!;
-      });
-    },
+      handle = await opening;
+    }
+    return handle;
+  };
+  const sink = new WritableStream<Uint8Array>({
     write(chunk) {
       if (!(chunk instanceof Uint8Array)) {
         return cleanUp().then(() => {
@@ -170,16 +178,18 @@ export function fileSink(path: string | URL): FileSink {
         });
       }
       return guarded(async () => {
+        const handle = await opened();
         for (let offset = 0; offset < chunk.length;) {
-          const { bytesWritten } = await handle!.write(chunk, offset, chunk.length - offset);
+          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
           offset += bytesWritten;
         }
       });
     },
     close() {
       return guarded(async () => {
-        await handle!.sync();
-        await handle!.close();
+        const h = await opened();
+        await h.sync();
+        await h.close();
         handle = undefined;
         await rename(temp, target);
       });
@@ -262,11 +272,10 @@ function noop(): void {}
  *   const writer = sse.writable.getWriter();
  *   void writer.write({ data: "hello" }).then(() => writer.close());
  * });
- * server.listen(0, "127.0.0.1", async () => {
- *   const { port } = server.address() as import("node:net").AddressInfo;
- *   console.log(await (await fetch(`http://127.0.0.1:${port}/`)).text()); // "data: hello\n\n"
- *   server.close();
- * });
+ * await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+ * const { port } = server.address() as import("node:net").AddressInfo;
+ * console.log(await (await fetch(`http://127.0.0.1:${port}/`)).text()); // "data: hello\n\n"
+ * server.close();
  * ```
  *
  * @param source The stream to send; it is locked until the pipe ends.

@@ -158,17 +158,12 @@ function encodeMessage(message: SseMessage | string): string {
  * void writer.close();
  * const text = await new Response(encoder.readable).text();
  * console.log(text);
- * // event: price
- * // id: 7
- * // data: {"bid":12}
- * //
- * // data: line one
- * // data: line two
- * //
+ * // "event: price\nid: 7\ndata: {\"bid\":12}\n\n" +
+ * // "data: line one\ndata: line two\n\n"
  * ```
  *
  * @example Serve events with a keep-alive and backpressure (Node)
- * ```ts
+ * ```ts ignore
  * import { createServer } from "node:http";
  * import { pipeToNode } from "sluice/node";
  * import { SseEncoderStream } from "sluice/sse";
@@ -414,7 +409,7 @@ function isAsciiDigits(value: string): boolean {
  * const body = new Response("event: price\nid: 7\ndata: {\"bid\":12}\n\ndata: a\ndata: b\n\n").body!;
  * const reader = body.pipeThrough(new SseDecoderStream()).getReader();
  * for (let r = await reader.read(); !r.done; r = await reader.read()) console.log(r.value);
- * // { data: '{"bid":12}', event: "price", lastEventId: "7", id: "7" }
+ * // { data: '{"bid":12}', event: "price", lastEventId: "7", id: "7" },
  * // { data: "a\nb", event: "message", lastEventId: "7" }
  * ```
  */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 /** How one branch of {@linkcode tee} behaves. */
 export interface BranchOptions<T = unknown> {
@@ -88,6 +88,8 @@ export class BranchOverflowError extends Error {
   readonly highWaterMark: number;
 
   /**
+   * Creates the error for branch `branch`, which passed `highWaterMark`.
+   *
    * @param branch The branch's position in `branches`.
    * @param highWaterMark The bound it passed.
    */
@@ -101,34 +103,265 @@ export class BranchOverflowError extends Error {
   }
 }
 
-/** One branch's state. The queue is a list with a moving head, compacted now and then. */
-interface Branch<T> {
-  readonly index: number;
-  readonly required: boolean;
-  /** Holds the source back when full (required, or best-effort with overflow "wait"). */
-  readonly pacing: boolean;
-  hwm: number;
-  readonly size: ((chunk: T) => number) | undefined;
-  controller: ReadableStreamDefaultController<T>;
-  queue: T[];
-  /** The sizes of the queued chunks, when `size` is the user's (it is called once per queued chunk). */
-  sizes: number[];
-  head: number;
-  /** Unread amount in `size` units. */
-  unread: number;
-  /** Its reader is waiting and the queue is empty. */
-  waiting: boolean;
-  /** A pipe that cancels on failure (no `preventCancel`) has it locked: a cancel now comes from that pipe. */
-  piped: boolean;
-  live: boolean;
-  report: BranchReport | undefined;
-}
-
 const DEFAULT_BYTES_HWM = 65536;
 const DEFAULT_OBJECTS_HWM = 16;
 
 function defaultSize(chunk: unknown): number {
   return ArrayBuffer.isView(chunk) ? chunk.byteLength : 1;
+}
+
+/**
+ * One branch: its options, its queue and what it has handed to its reader.
+ * It knows nothing of the source or of the other branches; the pump below
+ * decides when to read and what each branch gets. The queue is a list with a
+ * moving head, compacted now and then.
+ */
+class TeeBranch<T> {
+  readonly required: boolean;
+  /** Holds the source back when full (required, or best-effort with overflow "wait"). */
+  readonly pacing: boolean;
+  /** A negative value is a default not yet decided: it depends on the source's first chunk. */
+  hwm: number;
+  readonly size: ((chunk: T) => number) | undefined;
+  controller!: ReadableStreamDefaultController<T>;
+  /** Unread amount in `size` units. */
+  unread = 0;
+  /** Its reader is waiting and the queue is empty. */
+  waiting = false;
+  /** A pipe that cancels on failure (no `preventCancel`) has it locked: a cancel now comes from that pipe. */
+  piped = false;
+  live = true;
+  report: BranchReport | undefined;
+  private queue: T[] = [];
+  /** The sizes of the queued chunks, when `size` is the user's (it is called once per queued chunk). */
+  private sizes: number[] = [];
+  private head = 0;
+  private chunks = 0;
+  private bytes = 0;
+
+  constructor(readonly index: number, options: BranchOptions<T>) {
+    this.required = options.bestEffort !== true;
+    this.pacing = this.required || options.overflow !== "detach";
+    this.hwm = options.highWaterMark ?? -1;
+    this.size = options.size;
+  }
+
+  /** Nothing queued. */
+  get drained(): boolean {
+    return this.head === this.queue.length;
+  }
+
+  hasRoom(): boolean {
+    // An undecided default hwm means the branch has seen no chunk yet: it is empty.
+    return this.waiting || this.unread < this.hwm || this.hwm < 0;
+  }
+
+  /** Settles a default high-water mark on the source's first chunk. */
+  decideDefault(isView: boolean): void {
+    if (this.hwm < 0) this.hwm = isView ? DEFAULT_BYTES_HWM : DEFAULT_OBJECTS_HWM;
+  }
+
+  /** The size of `chunk` in this branch's units; throws what the user's `size` throws, or a RangeError for a bad result. */
+  sizeOf(chunk: T, plainSize: number): number {
+    if (!this.size) return plainSize;
+    const n = this.size(chunk);
+    if (typeof n !== "number" || !(n >= 0) || n === Infinity) {
+      throw new RangeError(
+        `tee: branches[${this.index}].size must return a finite non-negative number, got ${describeValue(n)}`,
+      );
+    }
+    return n;
+  }
+
+  push(chunk: T, n: number): void {
+    this.queue.push(chunk);
+    if (this.size) this.sizes.push(n);
+    this.unread += n;
+  }
+
+  /** Takes the oldest queued chunk (the queue must not be drained). */
+  shift(): T {
+    const chunk = this.queue[this.head]!;
+    const n = this.size ? this.sizes[this.head]! : defaultSize(chunk);
+    this.queue[this.head++] = undefined as T;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.sizes.length = 0;
+      this.head = 0;
+      this.unread = 0;
+    } else {
+      this.unread -= n;
+      if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        if (this.size) this.sizes = this.sizes.slice(this.head);
+        this.head = 0;
+      }
+    }
+    return chunk;
+  }
+
+  /** Gives a chunk to the branch's reader, and counts it. */
+  hand(chunk: T): void {
+    this.chunks++;
+    if (ArrayBuffer.isView(chunk)) this.bytes += chunk.byteLength;
+    this.controller.enqueue(chunk);
+  }
+
+  /** Writes the branch's report and drops its queue. Returns whether it was live until now. */
+  settle(status: BranchReport["status"], reason: unknown): boolean {
+    const report: BranchReport = { index: this.index, status, chunks: this.chunks, bytes: this.bytes };
+    if (status !== "closed") report.reason = reason;
+    this.report = report;
+    const wasLive = this.live;
+    this.live = false;
+    this.queue = [];
+    this.sizes = [];
+    this.head = 0;
+    this.unread = 0;
+    this.waiting = false;
+    return wasLive;
+  }
+}
+
+/**
+ * The source pump: reads the source one chunk at a time while every pacing
+ * branch has room and some branch wants a chunk, hands each chunk to every
+ * live branch, and ends branches (and the source) as readers and the source
+ * come and go.
+ */
+class TeePump<T> {
+  private reading = false;
+  /** True while a chunk is handed out, so that re-entrant pulls do not read on a half-updated state. */
+  private distributing = false;
+  /** The source ended, errored or was cancelled: nothing more will be read. */
+  private finished = false;
+  private sourceDone = false;
+  private liveCount: number;
+  private endedCount = 0;
+  private resolveDone!: (reports: BranchReport[]) => void;
+  readonly done = new Promise<BranchReport[]>((resolve) => (this.resolveDone = resolve));
+
+  constructor(private readonly reader: ReadableStreamDefaultReader<T>, private readonly branches: TeeBranch<T>[]) {
+    this.liveCount = branches.length;
+    // The source may error while no read is pending (every branch full): tell the branches at once.
+    reader.closed.catch((reason: unknown) => this.onSourceError(reason));
+  }
+
+  /** The branch's reader asks for a chunk. */
+  branchPull(b: TeeBranch<T>): void {
+    if (!b.live) return;
+    if (!b.drained) {
+      b.hand(b.shift());
+      if (this.sourceDone && b.drained && b.live) this.closeBranch(b);
+    } else {
+      b.waiting = true;
+    }
+    this.pull();
+  }
+
+  /**
+   * A branch that can no longer be served: best-effort ones are dropped, required ones end the tee.
+   * `cancelled` says the branch's stream is already closed by a cancel, so it is not errored.
+   */
+  fail(b: TeeBranch<T>, reason: unknown, status: "cancelled" | "detached" | "errored", cancelled = false): Promise<void> {
+    if (b.report) return Promise.resolve();
+    if (!cancelled) b.controller.error(reason);
+    this.end(b, status, reason);
+    if (b.required) {
+      this.errorAll(reason);
+      return this.cancelSource(reason);
+    }
+    if (this.liveCount === 0) return this.cancelSource(reason);
+    this.pull();
+    return Promise.resolve();
+  }
+
+  private end(b: TeeBranch<T>, status: BranchReport["status"], reason?: unknown): void {
+    if (b.report) return;
+    if (b.settle(status, reason)) this.liveCount--;
+    if (++this.endedCount === this.branches.length) this.resolveDone(this.branches.map((x) => x.report!));
+  }
+
+  private cancelSource(reason: unknown): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    this.finished = true;
+    return this.reader.cancel(reason);
+  }
+
+  private errorAll(reason: unknown): void {
+    for (const b of this.branches) {
+      if (b.report) continue;
+      b.controller.error(reason);
+      this.end(b, "errored", reason);
+    }
+  }
+
+  private closeBranch(b: TeeBranch<T>): void {
+    b.controller.close();
+    this.end(b, "closed");
+  }
+
+  private pull(): void {
+    if (this.reading || this.distributing || this.finished) return;
+    let wanted = false;
+    for (const b of this.branches) {
+      if (!b.live) continue;
+      const room = b.hasRoom();
+      if (b.pacing && !room) return;
+      if (room) wanted = true;
+    }
+    if (!wanted) return;
+    this.reading = true;
+    this.reader.read().then((result) => this.onRead(result), (reason: unknown) => this.onSourceError(reason));
+  }
+
+  private onSourceError(reason: unknown): void {
+    this.reading = false;
+    if (this.finished) return;
+    this.finished = true;
+    this.errorAll(reason);
+  }
+
+  private onRead(result: ReadableStreamReadResult<T>): void {
+    this.reading = false;
+    if (this.finished) return;
+    if (result.done) {
+      this.finished = true;
+      this.sourceDone = true;
+      for (const b of this.branches) if (b.live && b.drained) this.closeBranch(b);
+      return;
+    }
+    const chunk = result.value;
+    const isView = ArrayBuffer.isView(chunk);
+    const plainSize = isView ? (chunk as ArrayBufferView).byteLength : 1;
+    this.distributing = true;
+    for (const b of this.branches) {
+      if (!b.live) continue;
+      b.decideDefault(isView);
+      if (b.waiting) {
+        // Straight to the waiting reader: never counted as unread.
+        b.waiting = false;
+        b.hand(chunk);
+        continue;
+      }
+      let n: number;
+      try {
+        n = b.sizeOf(chunk, plainSize);
+      } catch (e) {
+        void this.fail(b, e, b.required ? "errored" : "detached").catch(() => {});
+        if (this.finished) break;
+        continue;
+      }
+      if (!b.pacing && b.unread + n > b.hwm) {
+        void this.fail(b, new BranchOverflowError(b.index, b.hwm), "detached").catch(() => {});
+        if (this.finished) break;
+        continue;
+      }
+      b.push(chunk, n);
+    }
+    this.distributing = false;
+    this.pull();
+  }
 }
 
 function isReadableStream(value: unknown): value is ReadableStream<unknown> {
@@ -155,11 +388,8 @@ function checkOptions<T>(branches: unknown): BranchOptions<T>[] {
   // Array.from, not map: a hole in a sparse array is a branch with default options too.
   return Array.from(branches as unknown[], (options: unknown, i) => {
     const name = `branches[${i}]`;
-    if (options === undefined) return {};
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot tee: ${name} must be a BranchOptions object, got ${describeValue(options)}`);
-    }
-    const { bestEffort, highWaterMark, size, overflow } = options as BranchOptions<T>;
+    const checked = optionsObject(options as BranchOptions<T> | undefined, "Cannot tee", name, "a BranchOptions object");
+    const { bestEffort, highWaterMark, size, overflow } = checked;
     if (bestEffort !== undefined && typeof bestEffort !== "boolean") {
       throw new TypeError(`Cannot tee: ${name}.bestEffort must be a boolean, got ${describeValue(bestEffort)}`);
     }
@@ -186,7 +416,7 @@ function checkOptions<T>(branches: unknown): BranchOptions<T>[] {
         throw new RangeError(`Cannot tee: ${name}.overflow must be "wait" or "detach", got ${describeValue(overflow)}`);
       }
     }
-    return options as BranchOptions<T>;
+    return checked;
   });
 }
 
@@ -285,7 +515,7 @@ function watchPipes(stream: ReadableStream, branch: { piped: boolean }): void {
  *   },
  * });
  * const [sent, kept] = await Promise.allSettled([upload.pipeTo(connection), new Response(archive).text()]);
- * console.log(sent.status, kept.status === "fulfilled" && kept.value); // "rejected" "hello, world"
+ * console.log(sent.status, kept.status === "fulfilled" && kept.value); // "rejected", "hello, world"
  * console.log((await done).map((r) => r.status)); // ["detached", "closed"]
  * ```
  *
@@ -301,231 +531,22 @@ export function tee<T>(source: ReadableStream<T>, branches: number | readonly Br
   if (source.locked) {
     throw new TypeError("Cannot tee: source is locked (it already has a reader or is being piped)");
   }
-  const options = checkOptions<T>(branches);
-  const reader = source.getReader();
-
-  let reading = false;
-  /** True while a chunk is handed out, so that re-entrant pulls do not read on a half-updated state. */
-  let distributing = false;
-  /** The source ended, errored or was cancelled: nothing more will be read. */
-  let finished = false;
-  let sourceDone = false;
-  let liveCount = options.length;
-  let endedCount = 0;
-  let resolveDone!: (reports: BranchReport[]) => void;
-  const done = new Promise<BranchReport[]>((resolve) => (resolveDone = resolve));
-  const state: Branch<T>[] = [];
-  const delivered: number[] = options.map(() => 0);
-  const deliveredBytes: number[] = options.map(() => 0);
-
-  function end(b: Branch<T>, status: BranchReport["status"], reason?: unknown): void {
-    if (b.report) return;
-    const report: BranchReport = { index: b.index, status, chunks: delivered[b.index]!, bytes: deliveredBytes[b.index]! };
-    if (status !== "closed") report.reason = reason;
-    b.report = report;
-    if (b.live) {
-      b.live = false;
-      liveCount--;
-    }
-    b.queue = [];
-    b.sizes = [];
-    b.head = 0;
-    b.unread = 0;
-    b.waiting = false;
-    if (++endedCount === state.length) resolveDone(state.map((x) => x.report!));
-  }
-
-  function hand(b: Branch<T>, chunk: T): void {
-    delivered[b.index]!++;
-    if (ArrayBuffer.isView(chunk)) deliveredBytes[b.index]! += chunk.byteLength;
-    b.controller.enqueue(chunk);
-  }
-
-  function cancelSource(reason: unknown): Promise<void> {
-    if (finished) return Promise.resolve();
-    finished = true;
-    return reader.cancel(reason);
-  }
-
-  function errorAll(reason: unknown, except?: Branch<T>): void {
-    for (const b of state) {
-      if (b === except || b.report) continue;
-      b.controller.error(reason);
-      end(b, "errored", reason);
-    }
-  }
-
-  /**
-   * A branch that can no longer be served: best-effort ones are dropped, required ones end the tee.
-   * `cancelled` says the branch's stream is already closed by a cancel, so it is not errored.
-   */
-  function fail(
-    b: Branch<T>,
-    reason: unknown,
-    status: "cancelled" | "detached" | "errored",
-    cancelled = false,
-  ): Promise<void> {
-    if (b.report) return Promise.resolve();
-    if (!cancelled) b.controller.error(reason);
-    end(b, status, reason);
-    if (b.required) {
-      errorAll(reason);
-      return cancelSource(reason);
-    }
-    if (liveCount === 0) return cancelSource(reason);
-    pull();
-    return Promise.resolve();
-  }
-
-  function closeBranch(b: Branch<T>): void {
-    b.controller.close();
-    end(b, "closed");
-  }
-
-  function hasRoom(b: Branch<T>): boolean {
-    // A negative hwm is a default not yet decided (it depends on the first chunk): the branch is empty.
-    return b.waiting || b.unread < b.hwm || b.hwm < 0;
-  }
-
-  function pull(): void {
-    if (reading || distributing || finished) return;
-    let wanted = false;
-    for (const b of state) {
-      if (!b.live) continue;
-      const room = hasRoom(b);
-      if (b.pacing && !room) return;
-      if (room) wanted = true;
-    }
-    if (!wanted) return;
-    reading = true;
-    reader.read().then(onRead, onSourceError);
-  }
-
-  function onSourceError(reason: unknown): void {
-    reading = false;
-    if (finished) return;
-    finished = true;
-    errorAll(reason);
-  }
-
-  function sizeOf(b: Branch<T>, chunk: T): number {
-    const n = b.size!(chunk);
-    if (typeof n !== "number" || !(n >= 0) || n === Infinity) {
-      throw new RangeError(
-        `tee: branches[${b.index}].size must return a finite non-negative number, got ${describeValue(n)}`,
-      );
-    }
-    return n;
-  }
-
-  function onRead(result: ReadableStreamReadResult<T>): void {
-    reading = false;
-    if (finished) return;
-    if (result.done) {
-      finished = true;
-      sourceDone = true;
-      for (const b of state) if (b.live && b.head === b.queue.length) closeBranch(b);
-      return;
-    }
-    const chunk = result.value;
-    const isView = ArrayBuffer.isView(chunk);
-    const plainSize = isView ? (chunk as ArrayBufferView).byteLength : 1;
-    distributing = true;
-    for (const b of state) {
-      if (!b.live) continue;
-      if (b.hwm < 0) b.hwm = isView ? DEFAULT_BYTES_HWM : DEFAULT_OBJECTS_HWM;
-      if (b.waiting) {
-        // Straight to the waiting reader: never counted as unread.
-        b.waiting = false;
-        hand(b, chunk);
-        continue;
-      }
-      let n: number;
-      try {
-        n = b.size ? sizeOf(b, chunk) : plainSize;
-      } catch (e) {
-        void fail(b, e, b.required ? "errored" : "detached").catch(() => {});
-        if (finished) break;
-        continue;
-      }
-      if (!b.pacing && b.unread + n > b.hwm) {
-        void fail(b, new BranchOverflowError(b.index, b.hwm), "detached").catch(() => {});
-        if (finished) break;
-        continue;
-      }
-      b.queue.push(chunk);
-      if (b.size) b.sizes.push(n);
-      b.unread += n;
-    }
-    distributing = false;
-    pull();
-  }
-
-  function branchPull(b: Branch<T>): void {
-    if (!b.live) return;
-    if (b.head < b.queue.length) {
-      const chunk = b.queue[b.head]!;
-      const n = b.size ? b.sizes[b.head]! : defaultSize(chunk);
-      b.queue[b.head++] = undefined as T;
-      if (b.head === b.queue.length) {
-        b.queue.length = 0;
-        b.sizes.length = 0;
-        b.head = 0;
-        b.unread = 0;
-      } else {
-        b.unread -= n;
-        if (b.head >= 1024 && b.head * 2 >= b.queue.length) {
-          b.queue = b.queue.slice(b.head);
-          if (b.size) b.sizes = b.sizes.slice(b.head);
-          b.head = 0;
-        }
-      }
-      hand(b, chunk);
-      if (sourceDone && b.head === b.queue.length && b.live) closeBranch(b);
-    } else {
-      b.waiting = true;
-    }
-    pull();
-  }
-
-  options.forEach((o, index) => {
-    const required = o.bestEffort !== true;
-    const b: Branch<T> = {
-      index,
-      required,
-      pacing: required || o.overflow !== "detach",
-      hwm: o.highWaterMark ?? -1,
-      size: o.size,
-      controller: undefined as unknown as ReadableStreamDefaultController<T>,
-      queue: [],
-      sizes: [],
-      head: 0,
-      unread: 0,
-      waiting: false,
-      piped: false,
-      live: true,
-      report: undefined,
-    };
-    state.push(b);
-  });
-
-  const streams = state.map((b) =>
-    new ReadableStream<T>({
+  const branchStates = checkOptions<T>(branches).map((options, index) => new TeeBranch<T>(index, options));
+  const pump = new TeePump<T>(source.getReader(), branchStates);
+  const streams = branchStates.map((b) => {
+    const stream = new ReadableStream<T>({
       start(controller) {
         b.controller = controller;
       },
       pull() {
-        branchPull(b);
+        pump.branchPull(b);
       },
       cancel(reason) {
-        return fail(b, reason, !b.required && b.piped ? "detached" : "cancelled", true);
+        return pump.fail(b, reason, !b.required && b.piped ? "detached" : "cancelled", true);
       },
-    }, { highWaterMark: 0 })
-  );
-  streams.forEach((stream, i) => watchPipes(stream, state[i]!));
-
-  // The source may error while no read is pending (every branch full): tell the branches at once.
-  reader.closed.catch((reason: unknown) => onSourceError(reason));
-
-  return { branches: streams, done };
+    }, { highWaterMark: 0 });
+    watchPipes(stream, b);
+    return stream;
+  });
+  return { branches: streams, done: pump.done };
 }

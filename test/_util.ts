@@ -90,3 +90,33 @@ export function delay(ms: number): Promise<void> {
 
 /** True when the test is running in Node or Deno (not a browser). */
 export const isServerRuntime = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
+
+/**
+ * Small binary inputs of the shape that fflate 0.8.3's streaming Deflate used to
+ * compress into unreadable streams (fflate issue #260): a run of zero bytes, then
+ * a short record repeated with a little noise, a few hundred bytes to a few KiB,
+ * as in fonts, images and office files. Deterministic for a seed.
+ */
+export function zeroLedRecords(seed: number): Uint8Array {
+  let a = seed >>> 0;
+  const rnd = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const length = 100 + Math.floor(rnd() * 4000);
+  const zeros = Math.floor(rnd() * 64);
+  const record = new Uint8Array(2 + Math.floor(rnd() * 12));
+  for (let i = 0; i < record.length; i++) record[i] = rnd() < 0.4 ? 0 : Math.floor(rnd() * 256);
+  const out = new Uint8Array(length);
+  for (let i = zeros; i < length; i++) out[i] = rnd() < 0.05 ? Math.floor(rnd() * 256) : record[(i - zeros) % record.length]!;
+  return out;
+}
+
+/** Ten bytes that fflate 0.8.3's own Deflate compresses with a reference 4 bytes before the start. */
+export const ZERO_LED_MINIMAL: Uint8Array = /* @__PURE__ */ (() => {
+  const out = new Uint8Array(10);
+  out[4] = 116;
+  return out;
+})();

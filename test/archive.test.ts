@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { blobSink, captureArchive, opfsSink } from "../lib/archive.ts";
+import { blobSink, captureArchive, opfsSink, type ArchiveProgress } from "../lib/archive.ts";
 import { GunzipStream } from "../lib/gzip.ts";
 import { collectBytes, concat, deferred, sequence, streamOf } from "./_util.ts";
 
@@ -153,6 +153,30 @@ describe("captureArchive", () => {
     expect(() => captureArchive(source, blobSink(), { highWaterMark: -1 })).toThrow(/highWaterMark/);
     expect(source.locked).toBe(false);
   });
+
+  test("a captureArchive call that throws aborts its sink with the error, unless the sink is locked", async () => {
+    const source = streamOf(CHUNKS);
+    const sink = blobSink();
+    let thrown: unknown;
+    try {
+      captureArchive(source, sink, { gzip: { level: 12 } });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(RangeError);
+    await expect(sink.blob).rejects.toBe(thrown);
+    source.getReader();
+    const second = blobSink();
+    expect(() => captureArchive(source, second)).toThrow(TypeError);
+    await expect(second.blob).rejects.toBeInstanceOf(TypeError);
+    // A locked sink belongs to its writer: it is left alone.
+    const locked = blobSink();
+    const writer = locked.getWriter();
+    expect(() => captureArchive(streamOf(CHUNKS), locked)).toThrow(/sink is locked/);
+    await writer.write(new Uint8Array([1]));
+    await writer.close();
+    expect((await locked.blob).size).toBe(1);
+  });
 });
 
 describe("blobSink", () => {
@@ -282,5 +306,45 @@ describe("opfsSink", () => {
 
   test("opfsSink rejects a name with a slash", () => {
     expect(() => opfsSink("a/b")).toThrow(/name must be a file name without slashes/);
+  });
+});
+
+describe("captureArchive progress", () => {
+  test("captureArchive reports the source's progress with the bytes stored, and a final report before archived resolves", async () => {
+    const seen: ArchiveProgress[] = [];
+    const sink = blobSink();
+    const { stream, archived } = captureArchive(streamOf(CHUNKS), sink, { interval: 0, onProgress: (p) => seen.push(p) });
+    expect(same(await collectBytes(stream), ALL)).toBe(true);
+    const report = await archived;
+    const last = seen.at(-1)!;
+    expect(last).toMatchObject({ bytes: ALL.length, chunks: CHUNKS.length, storedBytes: report.storedBytes, done: true });
+    expect(report.storedBytes).toBe((await sink.blob).size);
+    const running = seen.slice(0, -1);
+    expect(running.every((p) => !p.done)).toBe(true);
+    // With interval 0, every chunk the source gave shows in a report, in order (a chunk that
+    // waits for the tee is reported when it starts to wait as well, with the same count).
+    expect([...new Set(running.map((p) => p.bytes))].filter((b) => b > 0)).toEqual(CHUNKS.map((_, i) => (i + 1) * 10_000));
+  });
+
+  test("captureArchive makes only the final report with interval Infinity, also when the source fails", async () => {
+    const seen: ArchiveProgress[] = [];
+    const reason = new Error("half-way");
+    const { stream, archived } = captureArchive(failingSource(8, reason).stream, blobSink(), {
+      interval: Infinity,
+      onProgress: (p) => seen.push(p),
+    });
+    void stream.cancel();
+    await expect(archived).rejects.toBe(reason);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ bytes: 80_000, chunks: 8, done: true });
+  });
+
+  test("captureArchive rejects a bad onProgress or interval before locking the source", () => {
+    const source = streamOf(CHUNKS);
+    expect(() => captureArchive(source, blobSink(), { onProgress: 1 as unknown as () => void })).toThrow(
+      new TypeError("Cannot capture archive: onProgress must be a function, got number 1"),
+    );
+    expect(() => captureArchive(source, blobSink(), { interval: -5 })).toThrow(RangeError);
+    expect(source.locked).toBe(false);
   });
 });

@@ -92,5 +92,66 @@ describe("DedupeStream", () => {
     expect(() => new DedupeStream((x) => x, { seen: [] as unknown as Set<unknown> })).toThrow(
       new TypeError("Cannot construct DedupeStream: seen must be a Set, got Array"),
     );
+    expect(() => new DedupeStream((x) => x, { maxKeys: 0 })).toThrow(
+      new RangeError("Cannot construct DedupeStream: maxKeys must be a positive integer or Infinity, got number 0"),
+    );
+    expect(() => new DedupeStream((x) => x, { maxKeys: 2.5 })).toThrow(RangeError);
+    expect(() => new DedupeStream((x) => x, { scope: "file" as never })).toThrow(/scope must be a function/);
+  });
+
+  test("DedupeStream holds at most maxKeys keys and errors with a RangeError on one more, cancelling its source", async () => {
+    expect(new DedupeStream((x) => x).maxKeys).toBe(1_000_000);
+    // Repeats of held keys still pass through the bound.
+    expect(await collect(streamOf([1, 2, 1, 2, 3, 3]).pipeThrough(new DedupeStream((x: number) => x, { maxKeys: 3 })))).toEqual([1, 2, 3]);
+    const cancelled = deferred<unknown>();
+    let i = 0;
+    const source = new ReadableStream<number>({
+      pull: (c) => c.enqueue(i++ % 2 ? 0 : i),
+      cancel: (reason) => cancelled.resolve(reason),
+    });
+    const stream = new DedupeStream((x: number) => x, { maxKeys: 100 });
+    const error = await collect(source.pipeThrough(stream)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toBe(
+      "DedupeStream: a new key when maxKeys (100) distinct keys are held; raise maxKeys, or forget finished parts with scope or reset()",
+    );
+    expect(stream.seen.size).toBe(100);
+    expect(await cancelled.promise).toBe(error);
+    // A shared set counts as a whole.
+    const shared = new Set<unknown>([1, 2]);
+    await expect(collect(streamOf([3]).pipeThrough(new DedupeStream((x: number) => x, { seen: shared, maxKeys: 2 })))).rejects.toThrow(RangeError);
+    const many = Array.from({ length: 5000 }, (_, n) => n);
+    expect(await collect(streamOf(many).pipeThrough(new DedupeStream((x: number) => x, { maxKeys: Infinity })))).toHaveLength(5000);
+  });
+
+  test("DedupeStream with a scope forgets the keys of a run when the next run starts", async () => {
+    const rows = [["a", 1], ["a", 2], ["a", 1], ["b", 1], ["b", 1], ["b", 3], ["a", 1]] as const;
+    const stream = new DedupeStream((r: readonly [string, number]) => r[1], { scope: (r) => r[0], maxKeys: 2 });
+    const out = await collect(streamOf(rows).pipeThrough(stream));
+    expect(out).toEqual([rows[0], rows[1], rows[3], rows[5], rows[6]]);
+    // NaN scopes are one scope, as NaN keys are one key.
+    const nan = await collect(streamOf([1, 1]).pipeThrough(new DedupeStream((x: number) => x, { scope: () => NaN })));
+    expect(nan).toEqual([1]);
+    // A shared set is not emptied by the first chunk's scope.
+    const seen = new Set<unknown>([7]);
+    expect(await collect(streamOf([7, 8]).pipeThrough(new DedupeStream((x: number) => x, { seen, scope: () => "s" })))).toEqual([8]);
+    const boom = new Error("scope failed");
+    await expect(collect(streamOf([1]).pipeThrough(new DedupeStream((x: number) => x, { scope: () => { throw boom; } })))).rejects.toBe(boom);
+  });
+
+  test("DedupeStream.reset forgets every key seen so far", async () => {
+    const stream = new DedupeStream((x: number) => x);
+    const writer = stream.writable.getWriter();
+    const out = collect(stream.readable);
+    // Each write settles once its chunk went through the transform.
+    await writer.write(1);
+    await writer.write(1); // dropped
+    expect(stream.seen.size).toBe(1);
+    stream.reset();
+    expect(stream.seen.size).toBe(0);
+    await writer.write(1);
+    await writer.write(1); // dropped
+    await writer.close();
+    expect(await out).toEqual([1, 1]);
   });
 });

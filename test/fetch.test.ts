@@ -21,13 +21,15 @@ beforeEach(async () => {
   return () => servers.close();
 });
 
-const inBrowser = runtime === "chromium" || runtime === "firefox";
-const streams = runtime !== "firefox";
+const inBrowser = runtime === "chromium" || runtime === "firefox" || runtime === "webkit";
+// Firefox and WebKit (Safari) cannot send a ReadableStream as a request body: they buffer.
+const streams = runtime !== "firefox" && runtime !== "webkit";
 
 type Seen = UploadRecord | { id: string; state: "none" };
 
-// Node and Deno must be told to trust the self-signed certificate (browsers are
-// launched to accept it); Node's fetch also needs an agent that offers HTTP/2.
+// Node, Deno and Bun must be told to trust the self-signed certificate (browsers
+// are launched to accept it); Node's fetch also needs an agent that offers HTTP/2.
+// Bun's fetch takes the certificate in its own `tls` option and speaks HTTP/1.1.
 // Not in the polyfill run: undici's experimental HTTP/2 client stalls on a
 // request body once the stream globals are replaced, so that run uploads to
 // the same TLS server over HTTP/1.1.
@@ -40,6 +42,7 @@ function tlsInit(): Promise<Record<string, unknown>> {
     if (inBrowser) return {};
     const deno = (globalThis as { Deno?: { createHttpClient(o: object): unknown } }).Deno;
     if (deno) return { client: deno.createHttpClient({ caCerts: [tlsCert], http2: true }) };
+    if (runtime === "bun") return { tls: { ca: tlsCert } };
     // Node's bundled undici exposes no Agent class; its global dispatcher is one.
     await (await fetch(`${httpUrl}/health`)).text();
     const global = (globalThis as Record<symbol, object>)[Symbol.for("undici.globalDispatcher.1")]!;
@@ -98,7 +101,7 @@ async function proveStreaming(base: string, Stream: typeof ReadableStream = Read
 }
 
 describe("supportsRequestStreams", () => {
-  test("supportsRequestStreams is true where fetch streams request bodies and false in Firefox", () => {
+  test("supportsRequestStreams is true where fetch streams request bodies and false in Firefox and WebKit", () => {
     expect(supportsRequestStreams()).toBe(streams);
   });
 });
@@ -122,7 +125,7 @@ describe("uploadStream streams", () => {
     expect(answer).toMatchObject({ bytes: 5000, sha256: digest, httpVersion: "1.1" });
   });
 
-  test("uploadStream over HTTP/2 delivers chunk 1 before chunk 2 exists, except in Firefox, which refuses", async () => {
+  test("uploadStream over HTTP/2 delivers chunk 1 before chunk 2 exists, except in Firefox and WebKit, which refuse", async () => {
     if (!streams) {
       const id = newId();
       const { stream } = handSource();
@@ -131,7 +134,7 @@ describe("uploadStream streams", () => {
       expect((error as Error).message).toBe(
         `Cannot upload to ${http2Url}/upload as a stream: this runtime's fetch cannot send a ReadableStream as a ` +
           'request body (no `duplex: "half"` support; Firefox and Safari lack it). Nothing was sent. To upload ' +
-          'anyway, pass fallback: "buffer" to send the body buffered (up to maxBufferBytes); Node, Deno and ' +
+          'anyway, pass fallback: "buffer" to send the body buffered (up to maxBufferBytes); Node, Deno, Bun and ' +
           "Chromium (over HTTP/2) stream.",
       );
       expect(await serverSaw(http2Url, id)).toEqual({ id, state: "none" });
@@ -139,7 +142,8 @@ describe("uploadStream streams", () => {
     }
     const { before, answer, digest } = await proveStreaming(http2Url);
     expect(before).toMatchObject({ state: "receiving", bytes: 3000 });
-    expect(answer).toMatchObject({ bytes: 5000, sha256: digest, httpVersion: runtime === "polyfill" ? "1.1" : "2.0" });
+    // Bun's fetch speaks only HTTP/1.1 (the server offers both).
+    expect(answer).toMatchObject({ bytes: 5000, sha256: digest, httpVersion: runtime === "polyfill" || runtime === "bun" ? "1.1" : "2.0" });
   });
 
   test("uploadStream streams a ReadableStream from another implementation (web-streams-polyfill)", async () => {
@@ -171,7 +175,7 @@ describe("uploadStream streams", () => {
       const bytes = sequence(5000) as Uint8Array<ArrayBuffer>;
       const response = await uploadStream(`${https1Url}/upload?id=${again}`, new Blob([bytes]).stream(), { fallback: "buffer" });
       expect(await response.json()).toMatchObject({ bytes: 5000, sha256: await sha256Hex(bytes), httpVersion: "1.1" });
-    } else if (runtime === "firefox") {
+    } else if (!streams) {
       expect((result as DOMException).name).toBe("NotSupportedError");
     } else {
       expect(result).toMatchObject({ bytes: 100 });
@@ -222,6 +226,15 @@ describe("uploadStream fallback", () => {
       const refused = newId();
       await expect(uploadStream(`${httpUrl}/upload?id=${refused}`, body())).rejects.toThrow(/Nothing was sent/);
       expect(await serverSaw(httpUrl, refused)).toEqual({ id: refused, state: "none" });
+    } else if (runtime === "webkit") {
+      // WebKit's own fetch refuses the stream outright; uploadStream refuses before fetch is called.
+      const raw = newId();
+      const error = await fetch(`${httpUrl}/upload?id=${raw}`, { method: "POST", body: body(), duplex: "half" } as RequestInit)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DOMException);
+      expect([(error as DOMException).name, (error as DOMException).message]).toEqual(["NotSupportedError", expect.stringMatching(/ReadableStream uploading is not supported/)]);
+      expect(await serverSaw(httpUrl, raw)).toEqual({ id: raw, state: "none" });
+      await expect(uploadStream(`${httpUrl}/upload?id=${raw}`, body())).rejects.toThrow(/Nothing was sent/);
     }
     for (const fallback of ["buffer", "error"] as const) {
       if (!streams && fallback === "error") continue;
@@ -263,7 +276,7 @@ describe("uploadStream errors and cancellation", () => {
 
   test("uploadStream says how many bytes were sent when the server resets the connection mid-upload", async () => {
     if (!streams) {
-      // Buffered (Firefox): the reset still rejects; it never resolves as if the upload had landed.
+      // Buffered (Firefox, WebKit): the reset still rejects; it never resolves as if the upload had landed.
       const base = http2Url;
       const body = new Blob([sequence(200_000) as Uint8Array<ArrayBuffer>]).stream();
       const error = await uploadStream(`${base}/upload?resetAt=1000`, body, { fallback: "buffer" }).catch((e: unknown) => e);
@@ -387,6 +400,10 @@ describe("uploadStream errors and cancellation", () => {
       .toThrow("Cannot upload: maxBufferBytes must be a non-negative safe integer, got number -1");
     await expect(uploadStream(url, stream, { method: "GET" })).rejects
       .toThrow('Cannot upload: method must allow a request body, got string "GET"');
+    await expect(uploadStream(url, stream, null as unknown as {})).rejects
+      .toThrow(new TypeError("Cannot upload: init must be an object, got null"));
+    await expect(uploadStream(url, stream, "POST" as unknown as {})).rejects
+      .toThrow(new TypeError('Cannot upload: init must be an object, got string "POST"'));
     expect(stream.locked).toBe(false);
   });
 });

@@ -187,7 +187,8 @@ describe("jsonStream exactness", () => {
     const depth = 100_000;
     let deep: unknown = [];
     for (let i = 0; i < depth; i++) deep = { a: [deep] };
-    const text = await textOf(deep);
+    // 200,001 levels: past the default maxDepth, so the bound is lifted.
+    const text = await textOf(deep, { maxDepth: Infinity });
     expect(text.length).toBe(depth * 8 + 2);
     expect(text.startsWith('{"a":[{"a":[')).toBe(true);
     expect(text.includes('{"a":[[]]}')).toBe(true);
@@ -233,7 +234,12 @@ describe("jsonStream exactness", () => {
         (_key: string, v: unknown) => (v === null ? () => 0 : v),
       ),
     );
-    const space = fc.oneof(fc.constant(undefined), fc.integer({ min: -5, max: 20 }), fc.string({ maxLength: 14 }));
+    const space = fc.oneof(
+      fc.constant(undefined),
+      fc.integer({ min: -5, max: 20 }),
+      fc.string({ maxLength: 14 }),
+      fc.constantFrom("\n", "\r\n", " \n", "a\nb", "\n\n", '"\n['),
+    );
     const value = fc.anything({
       withBoxedValues: true,
       withNullPrototype: true,
@@ -527,6 +533,138 @@ describe("jsonStream errors", () => {
     expect(() => jsonStream(1, { replacer: 1 as never })).toThrow(TypeError);
     expect(() => jsonStream(1, { replacer: {} as never })).toThrow(/replacer/);
     expect(() => jsonStream(1, { async: "yes" as never })).toThrow(/async/);
+    expect(() => jsonStream(1, { maxDepth: 0 })).toThrow("jsonStream: maxDepth must be a positive integer or Infinity, got number 0");
+    expect(() => jsonStream(1, { maxDepth: 1.5 })).toThrow(RangeError);
+    expect(() => jsonStream(1, { maxDepth: NaN })).toThrow(RangeError);
+    expect(() => jsonStream(1, { maxDepth: "9" as never })).toThrow(/maxDepth/);
+  });
+});
+
+describe("jsonStream on values that a review found wrong", () => {
+  test("jsonStream indents as JSON.stringify when space holds a line break", async () => {
+    const values = [
+      { d: new Date(0), x: { a: [1, { b: 2 }] } },
+      [new Date(0), { x: { y: [1, 2, { z: "a\nb" }] } }, [[3]], "\n"],
+      { t: { toJSON: () => ({ deep: { er: [1, [2, [3, {}]]] } }) }, e: [], o: {}, s: '"[{,' },
+      // Long enough to go through runs of array items, each nested.
+      { d: new Date(0), rows: Array.from({ length: 1000 }, (_, i) => (i % 300 === 0 ? new Date(i) : { i, v: [i, { w: "x" }] })) },
+    ];
+    for (const space of ["\n", "\r\n", " \n", "a\nb", "\n\n\n", '"\n[', "\n{,"]) {
+      for (const value of values) await expectSame(value, null, space);
+      await expectSame(values[0], ["d", "x", "a", "b"], space);
+    }
+  });
+
+  test("jsonStream calls toJSON on a function, at the top, in objects, in arrays and in plain sub-trees", async () => {
+    const fn = Object.assign(() => 0, { toJSON: (key: string) => "fn@" + key });
+    expect(await textOf(fn)).toBe('"fn@"');
+    expect(await textOf(fn)).toBe(JSON.stringify(fn));
+    await expectSame({ a: fn, b: [fn, 1, fn], c: { d: { e: fn } } });
+    await expectSame([fn, fn, fn]);
+    await expectSame({ a: fn, n: 1 }, null, 2);
+    await expectSame({ a: fn, b: [fn] }, (_key: string, v: unknown) => v);
+    // A toJSON returning a function still writes nothing, as JSON.stringify does.
+    const toFunction = Object.assign(() => 0, { toJSON: () => () => 1 });
+    await expectSame({ a: toFunction, b: [toFunction] });
+    // An inherited toJSON counts too.
+    const proto = Function.prototype as unknown as { toJSON?: (key: string) => unknown };
+    proto.toJSON = (key: string) => `inherited@${key}`;
+    try {
+      await expectSame({ a: () => 1, b: [function named() {}, 2] });
+    } finally {
+      delete proto.toJSON;
+    }
+  });
+
+  test("jsonStream reads an array Proxy's items through its get trap, as JSON.stringify does", async () => {
+    const make = (log: string[]) =>
+      new Proxy([1, 1, new Date(0)], {
+        get: (target, key, receiver) => {
+          log.push(String(key));
+          return key === "0" || key === "1" ? 2 : Reflect.get(target, key, receiver);
+        },
+      });
+    const expectedLog: string[] = [];
+    const expected = JSON.stringify(make(expectedLog));
+    expect(expected).toBe('[2,2,"1970-01-01T00:00:00.000Z"]');
+    for (const chunkSize of [1, 65536]) {
+      const log: string[] = [];
+      expect(await textOf(make(log), { chunkSize })).toBe(expected);
+      expect(log).toEqual(expectedLog);
+    }
+    // A long array Proxy of plain objects: runs of items, each item read once through the trap, in order.
+    const wide = (log: string[]) =>
+      new Proxy(Array.from({ length: 5000 }, (_, i) => (i === 4000 ? new Date(0) : { i })), {
+        get: (target, key, receiver) => {
+          log.push(String(key));
+          const v = Reflect.get(target, key, receiver);
+          return typeof v === "object" && v !== null && "i" in v ? { i: (v as { i: number }).i * 2 } : v;
+        },
+      });
+    for (const space of [undefined, 1]) {
+      const wideExpectedLog: string[] = [];
+      const wideLog: string[] = [];
+      const text = await textOf(wide(wideLog), { space });
+      expect(text).toBe(JSON.stringify(wide(wideExpectedLog), null, space));
+      expect(wideLog).toEqual(wideExpectedLog);
+    }
+  });
+
+  test("jsonStream stops a replacer that wraps every value at maxDepth with a RangeError naming the depth and path", async () => {
+    const wrap = (_key: string, v: unknown) => ({ wrap: v });
+    expect(() => JSON.stringify({ a: 1 }, wrap)).toThrow(RangeError);
+    const error = await errorOf(jsonStream({ a: 1 }, { replacer: wrap }));
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/^jsonStream: the value nests deeper than maxDepth \(100000 levels\) at \$(\.wrap){8}…\(99984 levels\)…(\.wrap){8} /);
+    const small = await errorOf(jsonStream({ a: 1 }, { replacer: wrap, maxDepth: 3 }));
+    expect((small as Error).message).toContain("nests deeper than maxDepth (3 levels) at $.wrap.wrap.wrap (");
+    expect((small as Record<string, unknown>).jsonPath).toBe("$.wrap.wrap.wrap");
+  });
+
+  test("jsonStream counts every kind of container towards maxDepth, and Infinity lifts it", async () => {
+    let nested: unknown = 1;
+    for (let i = 0; i < 10; i++) nested = i % 2 ? [nested] : { k: nested };
+    expect(await textOf(nested, { maxDepth: 10 })).toBe(JSON.stringify(nested));
+    expect(await textOf(nested, { maxDepth: 10, space: 1 })).toBe(JSON.stringify(nested, null, 1));
+    // Plain sub-trees (written natively) are bounded too.
+    expect(await errorOf(jsonStream(nested, { maxDepth: 9 }))).toBeInstanceOf(RangeError);
+    expect(await errorOf(jsonStream([1, 2, nested], { maxDepth: 10 }))).toBeInstanceOf(RangeError);
+    expect(await textOf([1, 2, nested], { maxDepth: 11 })).toBe(JSON.stringify([1, 2, nested]));
+    // Async iterables and streams are levels as well; the one refused is never opened.
+    let opened = false;
+    const inner = { async *[Symbol.asyncIterator]() { opened = true; yield 1; } };
+    expect(await textOf([[inner]], { maxDepth: 3 })).toBe("[[[1]]]");
+    opened = false;
+    expect(((await errorOf(jsonStream([[inner]], { maxDepth: 2 }))) as Error).message).toContain("maxDepth (2 levels) at $[0][0]");
+    expect(opened).toBe(false);
+    const stream = new ReadableStream({ start: (c) => c.close() });
+    expect(await errorOf(jsonStream({ s: stream }, { maxDepth: 1 }))).toBeInstanceOf(RangeError);
+    expect(stream.locked).toBe(false);
+    // Infinity: a wrapping replacer then runs as long as it is read.
+    const reader = jsonStream({ a: 1 }, { replacer: (_key: string, v: unknown) => ({ wrap: v }), maxDepth: Infinity, chunkSize: 1 << 20 }).getReader();
+    let bytes = 0;
+    while (bytes < 2_000_000) bytes += (await reader.read()).value!.length;
+    await reader.cancel();
+  });
+
+  test("jsonStream stops an Object.prototype.toJSON that makes a new object for a replacer list of __proto__", async () => {
+    const proto = Object.prototype as unknown as { toJSON?: unknown };
+    let error: unknown;
+    let native: unknown;
+    Object.defineProperty(proto, "toJSON", { value: () => ({}), configurable: true, writable: true });
+    try {
+      try {
+        JSON.stringify({}, ["__proto__"]);
+      } catch (e) {
+        native = e;
+      }
+      error = await errorOf(jsonStream({}, { replacer: ["__proto__"], maxDepth: 1000 }));
+    } finally {
+      delete proto.toJSON;
+    }
+    expect(native).toBeInstanceOf(RangeError);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toContain("nests deeper than maxDepth (1000 levels) at $.__proto__.__proto__");
   });
 });
 

@@ -73,6 +73,19 @@ describe("JsonLinesStream", () => {
   test("JsonLinesStream rejects bad options at construction, naming the option", () => {
     expect(() => new JsonLinesStream({ chunkSize: 0 })).toThrow(/JsonLinesStream: chunkSize/);
     expect(() => new JsonLinesStream({ replacer: 5 as never })).toThrow(TypeError);
+    expect(() => new JsonLinesStream({ maxDepth: 0 })).toThrow("Cannot construct JsonLinesStream: maxDepth must be a positive integer or Infinity, got number 0");
+  });
+
+  test("JsonLinesStream stops a value nested past maxDepth with a RangeError, and writes those within it", async () => {
+    const wrap = (_key: string, v: unknown) => ({ wrap: v });
+    const error = await errorOf(linesOf([{ a: 1 }], { replacer: wrap }));
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toContain("nests deeper than maxDepth (100000 levels) at $.wrap.wrap");
+    let nested: unknown = 0;
+    for (let i = 0; i < 5; i++) nested = [nested];
+    expect(await linesOf([nested], { maxDepth: 5 })).toBe("[[[[[0]]]]]\n");
+    expect(((await errorOf(linesOf([1, nested], { maxDepth: 4 }))) as Error).message).toContain("maxDepth (4 levels) at $[0][0][0][0]");
+    expect(await linesOf([nested], { maxDepth: Infinity })).toBe("[[[[[0]]]]]\n");
   });
 
   test("JsonLinesStream reads a long inner stream only as its output is read", async () => {
@@ -162,6 +175,40 @@ describe("JsonLinesParseStream", () => {
     const error = await errorOf(parse(["[1,", "2,3]\n"], { maxLineLength: 5 }));
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toContain("maxLineLength");
+  });
+
+  test("JsonLinesParseStream accepts a line of exactly maxLineLength however its CRLF is cut", async () => {
+    const line = '"12345678"\r\n';
+    const bytes = encoder.encode(line + line);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(await parse(cutAt(bytes, [cut]), { maxLineLength: 10 })).toEqual(["12345678", "12345678"]);
+      expect(await parse([line.slice(0, cut % line.length), line.slice(cut % line.length), line], { maxLineLength: 10 })).toEqual(["12345678", "12345678"]);
+    }
+    expect(await parse(['"12345678"', "\r", "\n"], { maxLineLength: 10 })).toEqual(["12345678"]);
+    expect(await parse(['"12345678"\r'], { maxLineLength: 10 })).toEqual(["12345678"]);
+    // One more character is refused, wherever the cut falls.
+    for (const chunks of [['"123456789"\r', "\n"], ['"123456789"', "\r\n"], ['"12345678"\r', "x\n"]]) {
+      expect(await errorOf(parse(chunks, { maxLineLength: 10 }))).toBeInstanceOf(RangeError);
+    }
+  });
+
+  test("JsonLinesParseStream keeps a U+FEFF inside a value when a string chunk is followed by bytes", async () => {
+    expect(await parse(['["a', encoder.encode('\ufeff"]\n')])).toEqual([["a\ufeff"]]);
+    expect(await parse([encoder.encode('["a'), '\ufeff"]\n', encoder.encode('["\ufeff"]\n')])).toEqual([["a\ufeff"], ["\ufeff"]]);
+    expect(await parse(['["', encoder.encode("\ufeff"), encoder.encode('\ufeffb"]')])).toEqual([["\ufeff\ufeffb"]]);
+  });
+
+  test("JsonLinesParseStream skips a byte order mark only at the very start of byte input", async () => {
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf]);
+    expect(await parse([concat([bom, encoder.encode("1\n2\n")])])).toEqual([1, 2]);
+    // Cut inside the mark.
+    expect(await parse([bom.subarray(0, 1), concat([bom.subarray(1), encoder.encode("[3]")])])).toEqual([[3]]);
+    expect(await parse([new Uint8Array(0), bom, encoder.encode("4")])).toEqual([4]);
+    // A second mark, or one after a string, is text: JSON.parse refuses it outside a string.
+    expect(await errorOf(parse([concat([bom, bom, encoder.encode("1\n")])]))).toBeInstanceOf(SyntaxError);
+    expect(await errorOf(parse(["1\n", concat([bom, encoder.encode("2\n")])]))).toBeInstanceOf(SyntaxError);
+    expect(await errorOf(parse([encoder.encode("1\n"), concat([bom, encoder.encode("2\n")])]))).toBeInstanceOf(SyntaxError);
+    expect(() => JSON.parse("\ufeff2")).toThrow(SyntaxError);
   });
 
   test("JsonLinesParseStream defaults maxLineLength to 16 MiB and checks it", () => {

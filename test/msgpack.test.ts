@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { decode, DecodeError, decodeMulti, encode, EXT_TIMESTAMP, ExtensionCodec } from "@msgpack/msgpack";
 import { addExtension, Packr, Unpackr } from "msgpackr";
 import { MsgpackDecoderStream, type MsgpackDecoderOptions, MsgpackEncoderStream, type MsgpackEncoderOptions } from "../lib/msgpack.ts";
+import { workOf } from "../lib/_msgpack.ts";
 import { collect, concat, cutAt, deferred, delay, sequence, streamOf } from "./_util.ts";
 
 function encodeAll(values: unknown[]): Uint8Array {
@@ -89,7 +90,7 @@ describe("MsgpackDecoderStream", () => {
     expect(bin[big.length - 1]).toBe(big[big.length - 1]);
     // Each byte is looked at (or skipped over) about once, and the decoder runs once per piece of work,
     // not once per chunk: no re-scanning of the growing value.
-    const work = stream._work;
+    const work = workOf(stream);
     expect(work.scannedBytes).toBeLessThanOrEqual(bytes.length + 16);
     expect(work.decodeCalls).toBeLessThanOrEqual(3);
   });
@@ -100,8 +101,8 @@ describe("MsgpackDecoderStream", () => {
     const stream = new MsgpackDecoderStream();
     const out = await collect(streamOf(pieces(bytes, 100)).pipeThrough(stream));
     expect(out).toEqual([value]);
-    expect(stream._work.scannedBytes).toBeLessThanOrEqual(bytes.length);
-    expect(stream._work.decodeCalls).toBe(1);
+    expect(workOf(stream).scannedBytes).toBeLessThanOrEqual(bytes.length);
+    expect(workOf(stream).decodeCalls).toBe(1);
   });
 
   test("MsgpackDecoderStream decodes many small values per chunk in one decoder call per chunk", async () => {
@@ -109,8 +110,8 @@ describe("MsgpackDecoderStream", () => {
     const bytes = encodeAll(values);
     const stream = new MsgpackDecoderStream();
     expect(await collect(streamOf(pieces(bytes, 1024)).pipeThrough(stream))).toEqual(values);
-    expect(stream._work.decodeCalls).toBeLessThanOrEqual(2 * Math.ceil(bytes.length / 1024));
-    expect(stream._work.scannedBytes).toBeLessThanOrEqual(bytes.length + 1024 * Math.ceil(bytes.length / 1024));
+    expect(workOf(stream).decodeCalls).toBeLessThanOrEqual(2 * Math.ceil(bytes.length / 1024));
+    expect(workOf(stream).scannedBytes).toBeLessThanOrEqual(bytes.length + 1024 * Math.ceil(bytes.length / 1024));
   });
 
   test("MsgpackDecoderStream waits for the reader when one chunk holds more values than it queues", async () => {
@@ -182,8 +183,8 @@ describe("MsgpackDecoderStream", () => {
     const read = stream.readable.getReader().read();
     // A bin32 header announcing 60 MiB (within maxBinLength), then 10 bytes of it.
     await writer.write(new Uint8Array([0xc6, 0x03, 0xc0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
-    expect(stream._work.capacity).toBeGreaterThan(0);
-    expect(stream._work.capacity).toBeLessThanOrEqual(4096);
+    expect(workOf(stream).capacity).toBeGreaterThan(0);
+    expect(workOf(stream).capacity).toBeLessThanOrEqual(4096);
     await writer.abort(new Error("stop"));
     await expect(read).rejects.toThrow("stop");
   });
@@ -192,6 +193,46 @@ describe("MsgpackDecoderStream", () => {
     const bytes = encode(Array.from({ length: 10_000 }, (_, i) => i));
     await expect(decodeChunks(pieces(bytes, 500), { maxValueSize: 4096 })).rejects.toThrow(/exceeds maxValueSize \(4096\)/);
     expect(await decodeChunks(pieces(bytes, 500), { maxValueSize: bytes.length })).toHaveLength(1);
+  });
+
+  test("MsgpackDecoderStream takes maxValueBytes, and maxValueSize as its deprecated name", async () => {
+    const bytes = encode(Array.from({ length: 10_000 }, (_, i) => i));
+    await expect(decodeChunks(pieces(bytes, 500), { maxValueBytes: 4096 })).rejects.toThrow(/exceeds maxValueBytes \(4096\)/);
+    expect(await decodeChunks(pieces(bytes, 500), { maxValueBytes: bytes.length })).toHaveLength(1);
+    expect(new MsgpackDecoderStream({ maxValueSize: 10 }).limits.maxValueBytes).toBe(10);
+    expect(new MsgpackDecoderStream({ maxValueBytes: 10 }).limits.maxValueSize).toBe(10);
+    expect(new MsgpackDecoderStream({ maxValueBytes: 10, maxValueSize: 10 }).limits.maxValueBytes).toBe(10);
+    expect(() => new MsgpackDecoderStream({ maxValueBytes: 10, maxValueSize: 20 })).toThrow(
+      "Cannot construct MsgpackDecoderStream: maxValueSize is the former name of maxValueBytes; got both, and they differ (20 and 10)",
+    );
+    expect(() => new MsgpackDecoderStream({ maxValueBytes: -1 })).toThrow(/maxValueBytes must be a non-negative safe integer/);
+  });
+
+  test("MsgpackDecoderStream errors at the header of a container nested past maxDepth, however the input is cut", async () => {
+    const deep = (levels: number): Uint8Array => concat([new Uint8Array(levels - 1).fill(0x91), new Uint8Array([0x90])]);
+    const nested = (levels: number): unknown => {
+      let v: unknown = [];
+      for (let i = 1; i < levels; i++) v = [v];
+      return v;
+    };
+    expect(await decodeChunks([deep(1000)])).toEqual([nested(1000)]);
+    for (const chunks of [[deep(1001)], pieces(deep(1001), 7), pieces(deep(1001), 1)]) {
+      const error = await decodeChunks(chunks).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RangeError);
+      expect((error as Error).message).toBe("MsgpackDecoderStream: an array or map at stream offset 1000 nests deeper than maxDepth (1000 levels)");
+    }
+    // Maps count, and so do empty containers; a scalar at the deepest level is fine.
+    const maps = new Uint8Array([0x81, 0xa1, 0x61, 0x81, 0xa1, 0x62, 0x80]);
+    expect(await decodeChunks([maps], { maxDepth: 3 })).toEqual([{ a: { b: {} } }]);
+    await expect(decodeChunks([maps], { maxDepth: 2 })).rejects.toThrow("at stream offset 6 nests deeper than maxDepth (2 levels)");
+    expect(await decodeChunks([new Uint8Array([0x91, 0x91, 1])], { maxDepth: 2 })).toEqual([[[1]]]);
+    expect(await decodeChunks([new Uint8Array([1, 2])], { maxDepth: 0 })).toEqual([1, 2]);
+    await expect(decodeChunks([new Uint8Array([0x90])], { maxDepth: 0 })).rejects.toThrow(RangeError);
+    // A stream that never ends still errors as soon as the header arrives.
+    const source = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new Uint8Array(20).fill(0x91)) });
+    await expect(collect(source.pipeThrough(new MsgpackDecoderStream({ maxDepth: 10 })))).rejects.toThrow(/maxDepth \(10 levels\)/);
+    expect(await decodeChunks([deep(5000)], { maxDepth: Infinity })).toEqual([nested(5000)]);
+    expect(() => new MsgpackDecoderStream({ maxDepth: -1 })).toThrow(/maxDepth must be a non-negative safe integer or Infinity/);
   });
 
   test("MsgpackDecoderStream errors with a DecodeError naming the stream offset of a byte that is not MessagePack", async () => {
@@ -221,7 +262,7 @@ describe("MsgpackDecoderStream", () => {
     expect(new MsgpackDecoderStream({ maxBinLength: Infinity }).limits.maxBinLength).toBe(Infinity);
     expect(new MsgpackDecoderStream().limits).toEqual({
       maxStrLength: 16 * 2 ** 20, maxBinLength: 64 * 2 ** 20, maxArrayLength: 2 ** 20, maxMapLength: 2 ** 20,
-      maxExtLength: 64 * 2 ** 20, maxValueSize: 128 * 2 ** 20,
+      maxExtLength: 64 * 2 ** 20, maxValueSize: 128 * 2 ** 20, maxValueBytes: 128 * 2 ** 20, maxDepth: 1000,
     });
     await expect(decodeChunks(["x" as unknown as Uint8Array])).rejects.toThrow(
       "MsgpackDecoderStream expects Uint8Array chunks, got string \"x\"",

@@ -26,6 +26,11 @@ test("each project runs in the runtime it is named after", () => {
     case "deno":
       expect(g.Deno).toBeDefined();
       break;
+    case "bun":
+      expect((globalThis as { Bun?: { version?: string } }).Bun?.version).toMatch(/^\d+\.\d+/);
+      expect(g.Deno).toBeUndefined();
+      expect(isBrowser).toBe(false);
+      break;
     case "chromium":
       expect(isBrowser).toBe(true);
       expect(g.navigator?.userAgent).toMatch(/Chrome\//);
@@ -33,6 +38,11 @@ test("each project runs in the runtime it is named after", () => {
     case "firefox":
       expect(isBrowser).toBe(true);
       expect(g.navigator?.userAgent).toMatch(/Firefox\//);
+      break;
+    case "webkit":
+      expect(isBrowser).toBe(true);
+      expect(g.navigator?.userAgent).toMatch(/AppleWebKit\//);
+      expect(g.navigator?.userAgent).not.toMatch(/Chrome\//);
       break;
     default:
       throw new Error(`unknown project ${runtime}`);

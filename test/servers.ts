@@ -7,6 +7,8 @@
 // Routes: see test/_servers/upload_server.ts.
 import type { TestProject } from "vitest/node";
 import { startServerSet } from "./_servers/server_set.ts";
+import { sharedGateway } from "./_s3/shared.ts";
+import type { GatewayConfig } from "./_s3/gateway.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,6 +21,8 @@ declare module "vitest" {
     https1Url: string;
     /** PEM of the servers' self-signed certificate, for Node and Deno clients to trust. */
     tlsCert: string;
+    /** The S3 gateway of the run (test/_s3/gateway.ts): endpoint, region, keys and a bucket with CORS. */
+    s3: GatewayConfig;
   }
 }
 
@@ -29,5 +33,13 @@ export default async function setup(project: TestProject) {
   project.provide("http2Url", servers.http2Url);
   project.provide("https1Url", servers.https1Url);
   project.provide("tlsCert", servers.tlsCert);
-  return () => servers.close();
+  const s3 = await sharedGateway().catch(async (error) => {
+    await servers.close();
+    throw error;
+  });
+  project.provide("s3", s3.config);
+  return async () => {
+    await servers.close();
+    await s3.release();
+  };
 }

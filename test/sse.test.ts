@@ -653,7 +653,7 @@ function receive(url: string, types: Iterable<string>, until?: string): Promise<
 describe("SseEncoderStream over HTTP", () => {
   // Browser projects are named "chromium (chromium)": the project, then the instance.
   const runtime = inject("runtime").split(" ")[0]!;
-  const inBrowser = runtime === "chromium" || runtime === "firefox";
+  const inBrowser = runtime === "chromium" || runtime === "firefox" || runtime === "webkit";
   const httpUrl = inject("httpUrl");
   // Browsers are launched to accept the self-signed certificate; Deno's EventSource cannot be told to trust it.
   const bases = inBrowser ? [httpUrl, inject("http2Url")] : [httpUrl];

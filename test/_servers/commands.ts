@@ -8,6 +8,7 @@
 // acceptInsecureCerts in test/firefox_provider.ts for Firefox).
 import type { BrowserCommand } from "vitest/node";
 import { startServerSet, type ServerSet, type ServerUrls } from "./server_set.ts";
+import { s3Commands } from "../_s3/commands.ts";
 
 /** What `startServers` answers: the set's addresses and the id to stop it with. */
 export interface StartedServers extends ServerUrls {
@@ -41,4 +42,4 @@ const stopServers: BrowserCommand<[id: string], void> = async (_context, id) => 
 };
 
 /** The commands, for `browser.commands` of the browser projects. */
-export const serverCommands = { startServers, stopServers };
+export const serverCommands = { startServers, stopServers, ...s3Commands };

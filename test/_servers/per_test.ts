@@ -19,7 +19,7 @@ export type { ServerSet, ServerUrls } from "./server_set.ts";
 export async function startServers(): Promise<ServerSet> {
   // Browser projects are named "chromium (chromium)": the project, then the instance.
   const runtime = inject("runtime").split(" ")[0];
-  if (runtime === "chromium" || runtime === "firefox") {
+  if (runtime === "chromium" || runtime === "firefox" || runtime === "webkit") {
     const { commands } = await import("vitest/browser");
     const { id, ...urls } = await commands.startServers();
     return { ...urls, close: () => commands.stopServers(id) };

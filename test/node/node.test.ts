@@ -132,6 +132,28 @@ describe("fileSink", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  test("a captureArchive call that throws leaves no temporary of its fileSink behind", async () => {
+    const source = streamOf(CHUNKS);
+    const sinks = [fileSink(join(dir, "a.gz")), fileSink(join(dir, "b.gz"))];
+    expect(() => captureArchive(source, sinks[0]!, { gzip: { level: 12 } })).toThrow(RangeError);
+    source.getReader(); // a locked source
+    expect(() => captureArchive(source, sinks[1]!)).toThrow(TypeError);
+    // The failing call aborted each sink: once that settles, nothing is left.
+    for (const sink of sinks) await expect(sink.getWriter().closed).rejects.toBeDefined();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("a fileSink that is never written to leaves nothing, and one closed unwritten makes an empty file", async () => {
+    const unused = fileSink(join(dir, "unused"));
+    const writer = fileSink(join(dir, "empty")).getWriter();
+    await writer.ready;
+    expect(readdirSync(dir)).toEqual([]);
+    await writer.close();
+    expect(readdirSync(dir)).toEqual(["empty"]);
+    expect(readFileSync(join(dir, "empty")).length).toBe(0);
+    expect(unused.locked).toBe(false);
+  });
+
   test("fileSink rejects a path that is not a string or a file: URL", () => {
     expect(() => fileSink("")).toThrow("Cannot create fileSink: path must be a non-empty string or a file: URL, got string \"\"");
     expect(() => fileSink(new URL("https://example.com/x"))).toThrow(/must be a file: URL, got https: URL/);

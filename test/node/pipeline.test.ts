@@ -6,11 +6,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, test } from "vitest";
 import { makeAuction, type Auction } from "../../demo/auction.ts";
 import { JSON_PATH_PROPERTY } from "../../lib/json.ts";
 import { runPipeline } from "../../demo/pipeline.ts";
 import { startUploadServer, type UploadServer, type UploadServerOptions } from "../../demo/pipeline_server.ts";
+import { s3Sink } from "../../lib/s3.ts";
+import { inspectObject, readObject, removeObject } from "../_s3/client.ts";
 
 const MB = 1e6;
 
@@ -124,6 +126,36 @@ describe("the pipeline", () => {
     expectSameBytes(gunzipSync(readFileSync(archive)), expected);
     expect(readdirSync(dir)).toEqual(["auction.json.gz"]);
   });
+
+  test("archived to S3 with a server that resets at 40%: the S3 object still completes and gunzips to the JSON", async () => {
+    const s3 = inject("s3");
+    // About 6.5 MB gzipped: two parts of 5 MiB, so the multipart path is the one exercised.
+    const value = makeAuction(16 * MB);
+    const expected = expectedBytes(value);
+    const s = await server({ resetAfterBytes: 0.4 * expected.length });
+    const key = `sluice-tests/pipeline-${Math.random().toString(36).slice(2, 10)}.json.gz`;
+    const sink = s3Sink({
+      endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, key,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      partSize: 5 * 1024 * 1024, contentType: "application/json", contentEncoding: "gzip",
+    });
+    try {
+      const report = await runPipeline(value, { url: s.url, archive: sink });
+
+      expect((await s.outcome()).status).toBe("reset");
+      expect(describeError(report.upload.error)).toMatch(/ECONNRESET|reset/i);
+      expect(report.archive.branch).toMatchObject({ status: "closed", bytes: expected.length });
+      const result = await sink.uploaded;
+      expect(result).toMatchObject({ bucket: s3.bucket, key, bytes: report.archive.gzip.bytes, parts: 2 });
+      const stored = await inspectObject(s3, key);
+      expect({ status: stored.status, etag: stored.etag, uploads: stored.uploads, contentEncoding: stored.contentEncoding })
+        .toEqual({ status: 200, etag: result.etag, uploads: 0, contentEncoding: "gzip" });
+      // Read raw: a fetch would undo the Content-Encoding itself.
+      expectSameBytes(gunzipSync((await readObject(s3, key, { raw: true }))!), expected);
+    } finally {
+      await removeObject(s3, key);
+    }
+  }, 60_000);
 
   test("a toJSON that throws at 60% aborts the upload, leaves no archive and no temporary file, and the error names the value's path", async () => {
     const value = makeAuction(4 * MB);
