@@ -129,8 +129,8 @@ function encodeMessage(message: SseMessage | string): string {
  * `keepAliveMs`.
  *
  * Backpressure is that of a `TransformStream` with the default strategies: a
- * write resolves once its message is handed to a reader, so one message waits
- * in the stream and one more in the writable side's queue.
+ * write resolves once its message is handed to a reader, and until then the
+ * writer's `ready` waits (the writable side's high-water mark is one message).
  *
  * **Cancellation behavior:** cancelling the readable side errors the
  * writable side with the same reason (so a pipe into it cancels its source
