@@ -278,6 +278,21 @@ describe("SseEncoderStream", () => {
     });
   });
 
+  test("SseEncoderStream holds a write until a reader takes its message, with writer.ready waiting meanwhile", async () => {
+    const sse = new SseEncoderStream();
+    const writer = sse.writable.getWriter();
+    let written = false;
+    const write = writer.write("a").then(() => (written = true));
+    await settle();
+    expect(written).toBe(false);
+    expect(writer.desiredSize).toBe(0);
+    const reader = sse.readable.getReader();
+    expect(text.decode((await reader.read()).value)).toBe("data: a\n\n");
+    await write;
+    expect(writer.desiredSize).toBe(1);
+    await writer.ready;
+  });
+
   test("SseEncoderStream settles an abort at once while a write waits for a reader that never comes", async () => {
     const sse = new SseEncoderStream({ keepAliveMs: 5 });
     const writer = sse.writable.getWriter();
