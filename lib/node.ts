@@ -187,6 +187,11 @@ function noop(): void {}
  * once it has emitted `'finish'` (for a response: the last bytes were handed
  * to the operating system).
  *
+ * For events, keep Nagle's algorithm off on the response's socket (Node's
+ * `http` server does so by default, `noDelay: true`): with it on, an event
+ * may wait for the client's delayed acknowledgement of the one before
+ * (measured on loopback: p99 9.4 ms instead of 41 µs).
+ *
  * **Cancellation behavior:** when the destination closes before the end (a
  * response's client went away: its socket closed), the source is cancelled
  * with a {@linkcode DestinationClosedError} and the promise rejects with it;
@@ -300,6 +305,9 @@ export function pipeToNode(
     if (signal?.aborted) return onAbort();
     signal?.addEventListener("abort", onAbort);
     if (state.destroyed === true || state.writableEnded === true) return onClose();
+    // The source may error while the pipe waits for 'drain' (no read pending): a client that has
+    // stopped reading must not keep its connection once its source has failed.
+    reader.closed.catch((error: unknown) => stop(error, "destroy"));
 
     void (async () => {
       for (;;) {
