@@ -196,9 +196,11 @@ interface NodeProcess {
   getBuiltinModule?: (id: string) => unknown;
 }
 
+/** Node itself: not Deno, Bun or Cloudflare's workerd, which answer to `process` too (workerd's `Worker` is a stub). */
 function nodeProcess(): NodeProcess | undefined {
   const p = (globalThis as { process?: NodeProcess }).process;
-  return typeof p?.versions?.node === "string" && !("Deno" in globalThis) && !("Bun" in globalThis) ? p : undefined;
+  const workerd = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+  return typeof p?.versions?.node === "string" && !("Deno" in globalThis) && !("Bun" in globalThis) && !workerd ? p : undefined;
 }
 
 /** Cores of this machine minus one for the thread that produces the data, at least 1. */
