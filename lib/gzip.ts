@@ -74,7 +74,9 @@ export interface InflateOptions {
    * `"native"` uses the platform's `DecompressionStream` (faster; its own error messages;
    * throws a `TypeError` at construction where it is missing). `maxOutputBytes` applies to both:
    * with a limit, the platform's decompressor is fed in slices of at most 64 KiB, fewer as the
-   * limit nears, so that one slice cannot make it allocate far past the limit.
+   * limit nears, so that one slice cannot make it allocate far past the limit. In Cloudflare
+   * Workers (workerd) the platform's decompressor takes every slice at once, before its output is
+   * read, so there the limit stops the output but not the memory: use `"fflate"` for untrusted input.
    * @default "fflate"
    */
   engine?: "fflate" | "native";

@@ -5,6 +5,7 @@ import { collect, collectBytes, concat, cutAt, delay, sha256Hex, streamOf, ZERO_
 
 const polyfilled = (globalThis as { __sluicePolyfilled?: boolean }).__sluicePolyfilled === true;
 const isDeno = "Deno" in globalThis;
+const isWorkerd = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 const hasGlobalWorker = typeof (globalThis as { Worker?: unknown }).Worker === "function";
 
 /** Deterministic text of `length` bytes: numbered lines of pseudo-random words (mulberry32). */
@@ -77,7 +78,7 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
 }
 
 const TEXT = corpus(300_000);
-// SHA-256 of the gzip of TEXT, checked in: the same in Node, Deno, Chromium and Firefox,
+// SHA-256 of the gzip of TEXT, checked in: the same in Node, Deno, Bun, workerd, Chromium, Firefox and WebKit,
 // however the input is cut. A change here changes sluice's output bytes for everyone.
 const DIGESTS: Record<number, string> = {
   1: "104b60bed425e66ac10b6a7cf6abc6a25783361b8071c1e96d803cafe6c3d47f",
@@ -439,7 +440,10 @@ describe("engine: native", () => {
         // 4 MiB of room takes slices of at most 4 MiB / 1032 bytes (a deflate stream expands at
         // most 1032 times), and the stream stops soon after the limit.
         expect(Math.max(...written)).toBeLessThanOrEqual(Math.floor((4 << 20) / 1032));
-        expect(written.reduce((a, b) => a + b, 0)).toBeLessThan(raw.length / 2);
+        // workerd's DecompressionStream takes every write at once, before its output is read
+        // (no backpressure on its writable), so there the whole input is fed: see InflateOptions.engine.
+        if (!isWorkerd) expect(written.reduce((a, b) => a + b, 0)).toBeLessThan(raw.length / 2);
+        else expect(written.reduce((a, b) => a + b, 0)).toBe(raw.length);
       } finally {
         (globalThis as { DecompressionStream: unknown }).DecompressionStream = Native;
       }

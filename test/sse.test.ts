@@ -705,8 +705,10 @@ describe("SseEncoderStream over HTTP", () => {
     async (base) => {
       const types = [...expected.map((e) => e.type), "reconnected"];
       const { events, opens } = await receive(urlOf(base), types, "reconnected");
+      // workerd's EventSource does not dispatch an event whose data is empty (see workerdShows below).
+      const shown = runtime === "workerd" ? expected.filter((e) => e.data !== "") : expected;
       // The response ends after "end"; after the 50 ms of `retry` the client comes back with Last-Event-ID: 42.
-      expect(events).toEqual([...expected, { type: "reconnected", data: "42", lastEventId: "42" }]);
+      expect(events).toEqual([...shown, { type: "reconnected", data: "42", lastEventId: "42" }]);
       expect(opens).toBe(2);
     },
   );
@@ -736,6 +738,17 @@ describe.runIf(typeof EventSource === "function")("SseDecoderStream against a re
     "an id with NUL is ignored",
     "NUL in data is kept",
   ]);
+  // What workerd's EventSource shows where it departs from the standard (SseDecoderStream,
+  // which follows the standard there too, is what to use in a Worker): it does not dispatch an
+  // event whose data is empty, nor one whose type is empty as "message", and it keeps an id with NUL.
+  const workerdShows: Record<string, Received[]> = {
+    "fields without a colon: empty data, a single newline, and a dropped last block": [{ type: "message", data: "\n", lastEventId: "" }],
+    "an empty event falls back to message": [],
+    "an id with NUL is ignored": [
+      { type: "message", data: "a", lastEventId: "1" },
+      { type: "message", data: "b", lastEventId: "2\0x" },
+    ],
+  };
   const runtime = inject("runtime").split(" ")[0]!;
 
   test.for([...standardExamples, ...edgeCases])("SseDecoderStream and EventSource agree: %s", async ([name, input, expected], context) => {
@@ -744,6 +757,7 @@ describe.runIf(typeof EventSource === "function")("SseDecoderStream against a re
     const received = await receive(url, ["message", ...expected.map((e) => e.event)]);
     expect(received.opens).toBe(1);
     // EventSource has no per-event id or retry: compare what it shows.
-    expect(received.events).toEqual(expected.map(({ data, event, lastEventId }) => ({ type: event, data, lastEventId })));
+    const standard = expected.map(({ data, event, lastEventId }) => ({ type: event, data, lastEventId }));
+    expect(received.events).toEqual(runtime === "workerd" ? workerdShows[name] ?? standard : standard);
   });
 });
