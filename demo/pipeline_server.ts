@@ -11,6 +11,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
 import { JsonItemStream } from "../lib/json_items.ts";
 import { broadcast } from "../lib/broadcast.ts";
+import { JsonItemStream } from "../lib/json_items.ts";
 import { pipeToNode } from "../lib/node.ts";
 import { SseEncoderStream, type SseMessage } from "../lib/sse.ts";
 
