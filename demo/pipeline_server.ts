@@ -9,7 +9,6 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
-import { JsonItemStream } from "../lib/json_items.ts";
 import { broadcast } from "../lib/broadcast.ts";
 import { JsonItemStream } from "../lib/json_items.ts";
 import { pipeToNode } from "../lib/node.ts";
