@@ -5,6 +5,7 @@ import { webkit } from "./test/webkit_provider.ts";
 import basicSsl from "@vitejs/plugin-basic-ssl";
 import { demoApi } from "./demo/api.ts";
 import { serverCommands } from "./test/_servers/commands.ts";
+import { workerdProject } from "./test/workerd/project.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const chromiumPath = process.env.PLAYWRIGHT_CHROMIUM ?? "/usr/bin/chromium";
@@ -16,6 +17,12 @@ const chromiumArgs = [
 // Node-only adapters (sluice/node), which run in Node, the polyfill run and Deno.
 const unit = { include: ["test/*.test.ts"], globalSetup: ["test/servers.ts"], testTimeout: 30_000, hookTimeout: 30_000 };
 const serverSide = { ...unit, include: ["test/*.test.ts", "test/node/*.test.ts"] };
+// workerd runs the same files as the browsers, plus test/workerd/ (a Worker's fetch handler).
+// Its pool is loaded only when a Vitest run may include it (in Node, no --project naming only others).
+const projectArgs = process.argv.flatMap((arg, i, all) =>
+  arg === "--project" ? [all[i + 1]] : arg.startsWith("--project=") ? [arg.slice("--project=".length)] : []);
+const withWorkerd = !!process.env.VITEST && runtime === "node" && (projectArgs.length === 0 || projectArgs.includes("workerd"));
+const workerd = withWorkerd ? [await workerdProject({ ...unit, include: ["test/*.test.ts", "test/workerd/*.test.ts"] })] : [];
 
 const testConfig = defineConfig({
   test: {
@@ -67,6 +74,7 @@ const testConfig = defineConfig({
           },
         },
       },
+      ...workerd,
     ],
   },
 });

@@ -3,12 +3,16 @@
 // orders out of it with JsonItemStream, and answers with the byte count, the
 // SHA-256, and the number of orders and their total. It can be told to reset the connection
 // after some bytes, or to read slowly, so that the faults of a real server can
-// be played on 127.0.0.1.
+// be played on 127.0.0.1. `GET /progress` is a server-sent event feed of what
+// it receives, for any number of watchers (broadcast + pipeToNode).
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
 import { JsonItemStream } from "../lib/json_items.ts";
+import { broadcast } from "../lib/broadcast.ts";
+import { pipeToNode } from "../lib/node.ts";
+import { SseEncoderStream, type SseMessage } from "../lib/sse.ts";
 
 /** Options of {@linkcode startUploadServer}. */
 export interface UploadServerOptions {
@@ -54,10 +58,22 @@ function orderCounter(): { writable: WritableStream<Uint8Array>; result: Promise
   return { writable: items.writable, result };
 }
 
+/** The data of each `progress` event on `GET /progress` (JSON). */
+export interface UploadProgress {
+  /** The request's position (0 first). */
+  request: number;
+  /** Body bytes received so far. */
+  bytes: number;
+  /** `receiving` while the body arrives, then how it ended. */
+  status: "receiving" | UploadOutcome["status"];
+}
+
 /** A running {@linkcode startUploadServer}. */
 export interface UploadServer {
   /** `http://127.0.0.1:<port>/upload`. */
   url: string;
+  /** `http://127.0.0.1:<port>/progress`: `progress` events, at most one per request every 100 ms while receiving, and the end. */
+  progressUrl: string;
   /** How many requests have arrived so far. */
   readonly requestCount: number;
   /** What the server saw of the `index`-th request (0 first), once it has arrived and ended. */
@@ -86,8 +102,31 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
   const sockets = new Set<Socket>();
   let bytesReceived = 0;
 
+  // Progress for any number of watchers. The uploads never wait for them: "drain" keeps the feed
+  // read while nobody watches, an update is skipped while the feed is still busy with the last one
+  // (a watcher that stalls is dropped at its bound), and only the final state of a request is awaited.
+  const feed = new TransformStream<SseMessage, SseMessage>();
+  const feedWriter = feed.writable.getWriter();
+  const progress = broadcast(feed.readable, { whenIdle: "drain" });
+  const report = (p: UploadProgress, final: boolean) => {
+    if (!final && (feedWriter.desiredSize ?? 0) <= 0) return;
+    void feedWriter.write({ event: "progress", data: JSON.stringify(p) }).catch(() => {});
+  };
+  function watch(res: ServerResponse): void {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+    const events = progress.subscribe({ highWaterMark: 256 }).pipeThrough(new SseEncoderStream({ keepAliveMs: 15_000 }));
+    pipeToNode(events, res).catch(() => {});
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const resolve = slot(requestCount++).resolve;
+    if (req.method === "GET" && req.url === "/progress") return watch(res);
+    const request = requestCount;
+    let lastReport = 0;
+    const settle = slot(requestCount++).resolve;
+    const resolve = (outcome: UploadOutcome) => {
+      report({ request, bytes: outcome.bytes, status: outcome.status }, true);
+      settle(outcome);
+    };
     const hash = createHash("sha256");
     const counter = orderCounter();
     const writer = counter.writable.getWriter();
@@ -110,6 +149,11 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
       // A parse error surfaces through counter.result; the body is still hashed to its end.
       writer.write(chunk).catch(() => {});
       if (writer.desiredSize !== null && writer.desiredSize <= 0) hold(writer.ready.catch(() => {}));
+      const now = Date.now();
+      if (now - lastReport >= 100) {
+        lastReport = now;
+        report({ request, bytes, status: "receiving" }, false);
+      }
       if (bytes >= resetAfter) {
         ended = true;
         void writer.abort("reset").catch(() => {});
@@ -160,6 +204,7 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/upload`,
+    progressUrl: `http://127.0.0.1:${port}/progress`,
     get requestCount() {
       return requestCount;
     },
@@ -170,6 +215,7 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
       return bytesReceived;
     },
     close() {
+      void progress.cancel(new Error("the upload server closed")).catch(() => {});
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

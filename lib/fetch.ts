@@ -59,7 +59,8 @@ let supported: boolean | undefined;
  * support never reads `duplex` and turns the stream into the text
  * `"[object ReadableStream]"` with a `text/plain` Content-Type.
  *
- * True in Node 18+, Deno, Bun and Chromium 105+; false in Firefox and Safari.
+ * True in Node 18+, Deno, Bun, Cloudflare Workers (workerd) and Chromium 105+;
+ * false in Firefox and Safari.
  * Note that Chromium, though it says yes here, streams only over HTTP/2 or
  * HTTP/3 (so only to `https:` URLs): to a server that answers over HTTP/1.1
  * the fetch fails ({@linkcode uploadStream} explains that failure).
@@ -88,14 +89,19 @@ function detectRequestStreams(): boolean {
         return "half" as const;
       },
     } as StreamingRequestInit);
-    // Deno and Bun stream request bodies without ever reading `duplex`; Safari
-    // also ignores it but cannot send the stream, so only those two are taken on trust.
+    // Deno, Bun and workerd stream request bodies without ever reading `duplex`;
+    // Safari also ignores it but cannot send the stream, so only those are taken on trust.
     const g = globalThis as { Deno?: unknown; Bun?: unknown };
-    const trusted = g.Deno !== undefined || g.Bun !== undefined;
+    const trusted = g.Deno !== undefined || g.Bun !== undefined || isWorkers();
     return (duplexAccessed || trusted) && !request.headers.has("Content-Type");
   } catch {
     return false;
   }
+}
+
+/** True in Cloudflare's Workers runtime (workerd), which names itself so in its user agent. */
+function isWorkers(): boolean {
+  return (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
 }
 
 /** True in a web browser (or its workers), where streamed uploads need HTTP/2 and so TLS. */
@@ -127,7 +133,7 @@ function whyNotStreamed(url: URL | undefined): { why: string; advice: string } |
     return {
       why: "this runtime's fetch cannot send a ReadableStream as a request body " +
         "(no `duplex: \"half\"` support; Firefox and Safari lack it)",
-      advice: `To upload anyway, ${buffer}; Node, Deno, Bun and Chromium (over HTTP/2) stream.`,
+      advice: `To upload anyway, ${buffer}; Node, Deno, Bun, Workers and Chromium (over HTTP/2) stream.`,
     };
   }
   if (isBrowser() && url?.protocol === "http:") {
@@ -185,7 +191,8 @@ function upTo(url: URL | undefined): string {
  * **Redirects:** a streamed body cannot be sent twice, so streamed uploads
  * default to `redirect: "error"` (pass `redirect` to choose otherwise). This
  * also keeps Node's fetch from holding a copy of the whole body in memory in
- * case a redirect comes (nodejs/undici#4058).
+ * case a redirect comes (nodejs/undici#4058). workerd has no `"error"`: there
+ * the upload is sent with `"manual"`, and a redirect answer fails it the same way.
  *
  * @param input The URL or `Request` to send to, as for `fetch`.
  * @param body The bytes to upload.
@@ -384,13 +391,22 @@ async function sendStreamed(
     // A streamed body cannot be sent again, so it cannot follow a redirect that keeps the body
     // (307/308); unless asked to follow, fail on any redirect — which also keeps Node's fetch
     // from holding a copy of the whole body in case one comes.
-    const redirect = init.redirect ?? "error";
-    return await fetch(input, { ...init, redirect, body: wire, duplex: "half", signal: abort.signal } as StreamingRequestInit);
+    // workerd refuses redirect "error" (it offers only "follow" and "manual"): there a redirect
+    // answer to "manual" fails the upload just as "error" does elsewhere.
+    const workers = init.redirect === undefined && isWorkers();
+    const redirect = init.redirect ?? (workers ? "manual" : "error");
+    const response = await fetch(input, { ...init, redirect, body: wire, duplex: "half", signal: abort.signal } as StreamingRequestInit);
+    if (workers && response.status >= 300 && response.status < 400 && response.headers.has("Location")) {
+      await response.body?.cancel().catch(() => {});
+      throw new TypeError(`the server redirected (${response.status}), and a streamed upload follows no redirect unless \`redirect\` says so`);
+    }
+    return response;
   } catch (caught) {
     let error = caught;
     if (bodyFailure) throw bodyFailure.error;
     if (userSignal?.aborted) throw userSignal.reason;
-    if (error instanceof TypeError) {
+    // workerd reports a network failure as a plain Error ("Network connection lost."), not a TypeError.
+    if (error instanceof TypeError || (isWorkers() && error instanceof Error && error.name === "Error")) {
       const http2 = "Chromium streams request bodies only over HTTP/2, so a server that answers over HTTP/1.1 makes it fail";
       if (isBrowser() && !pulled && !cancelled) {
         const why = `the browser refused the streamed upload (${error.message}); ${http2}`;

@@ -39,6 +39,12 @@ test("each project runs in the runtime it is named after", () => {
       expect(isBrowser).toBe(true);
       expect(g.navigator?.userAgent).toMatch(/Firefox\//);
       break;
+    case "workerd":
+      // Cloudflare's Workers runtime names itself in navigator.userAgent; it has no DOM and no Worker.
+      expect(g.navigator?.userAgent).toBe("Cloudflare-Workers");
+      expect(isBrowser).toBe(false);
+      expect(typeof (globalThis as { WebSocketPair?: unknown }).WebSocketPair).toBe("function");
+      break;
     case "webkit":
       expect(isBrowser).toBe(true);
       expect(g.navigator?.userAgent).toMatch(/AppleWebKit\//);

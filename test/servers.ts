@@ -7,6 +7,8 @@
 // Routes: see test/_servers/upload_server.ts.
 import type { TestProject } from "vitest/node";
 import { startServerSet } from "./_servers/server_set.ts";
+import { startControlServer } from "./_servers/control.ts";
+import { serverCommands } from "./_servers/commands.ts";
 import { sharedGateway } from "./_s3/shared.ts";
 import type { GatewayConfig } from "./_s3/gateway.ts";
 
@@ -21,6 +23,8 @@ declare module "vitest" {
     https1Url: string;
     /** PEM of the servers' self-signed certificate, for Node and Deno clients to trust. */
     tlsCert: string;
+    /** Where the workerd run calls the browser commands over HTTP (test/_servers/control.ts); "" elsewhere. */
+    serverControlUrl: string;
     /** The S3 gateway of the run (test/_s3/gateway.ts): endpoint, region, keys and a bucket with CORS. */
     s3: GatewayConfig;
   }
@@ -33,12 +37,17 @@ export default async function setup(project: TestProject) {
   project.provide("http2Url", servers.http2Url);
   project.provide("https1Url", servers.https1Url);
   project.provide("tlsCert", servers.tlsCert);
+  // workerd can neither listen nor call browser commands: it calls the same commands over HTTP.
+  const control = project.name === "workerd" ? await startControlServer(serverCommands, project.name) : undefined;
+  project.provide("serverControlUrl", control?.url ?? "");
   const s3 = await sharedGateway().catch(async (error) => {
+    await control?.close();
     await servers.close();
     throw error;
   });
   project.provide("s3", s3.config);
   return async () => {
+    await control?.close();
     await servers.close();
     await s3.release();
   };

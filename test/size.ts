@@ -29,7 +29,7 @@ const BUDGETS: Record<string, number> = {
   "sluice/json": 5_000,
   "sluice/json-lines": 6_500,
   "sluice/json-items": 7_000,
-  "sluice/gzip": 12_500,
+  "sluice/gzip": 14_500,
   "sluice/msgpack": 10_000,
   "sluice/sse": 3_000,
   "sluice/fetch": 2_800,

@@ -6,7 +6,7 @@
 import { defineBrowserProvider } from "@vitest/browser";
 import type { BrowserProvider } from "vitest/node";
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +34,35 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The processes below `pid` (Linux: /proc/PID/task/TID/children), deepest last. */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const task of tasks) {
+    let children = "";
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const child of children.split(" ").filter(Boolean).map(Number)) out.push(child, ...descendants(child));
+  }
+  return out;
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }
 
 /** Ends a process we started (and waits for it), with SIGKILL if it outlives SIGTERM by 3 s. */
@@ -108,12 +137,23 @@ export async function launchWebKit(): Promise<WebKitSession> {
   let driverUrl = "";
   let sessionId: string | undefined;
   let closing: Promise<void> | undefined;
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
   const close = () => (closing ??= (async () => {
     if (sessionId) await webdriver(`${driverUrl}/session/${sessionId}`, "DELETE").catch(() => {});
     await end(driver);
     await end(xvfb);
     rmSync(home, { recursive: true, force: true });
+    markClosed();
   })());
+  // Should this process exit without close (a failed run's process.exit), take the browser and
+  // its helper processes along: they are the driver's descendants.
+  const onExit = () => {
+    for (const pid of driver?.pid ? [...descendants(driver.pid), driver.pid] : []) kill(pid);
+    if (xvfb?.pid) kill(xvfb.pid);
+  };
+  process.once("exit", onExit);
+  void closed.then(() => process.off("exit", onExit));
   try {
     const x = await startXvfb();
     xvfb = x.process;

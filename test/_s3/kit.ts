@@ -34,8 +34,9 @@ export async function s3Kit(): Promise<S3Kit> {
   const config = inject("s3");
   const runtime = inject("runtime").split(" ")[0]!;
   const browser = !["node", "polyfill", "deno", "bun", "workerd"].includes(runtime);
-  if (browser) {
-    const { commands } = await import("vitest/browser");
+  // workerd cannot listen either: it calls the same commands over HTTP (test/_servers/control.ts).
+  if (browser || runtime === "workerd") {
+    const { commands } = browser ? await import("vitest/browser") : { commands: (await import("../_servers/remote_commands.ts")).remoteCommands() };
     return {
       config,
       browser,

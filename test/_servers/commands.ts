@@ -9,6 +9,7 @@
 import type { BrowserCommand } from "vitest/node";
 import { startServerSet, type ServerSet, type ServerUrls } from "./server_set.ts";
 import { s3Commands } from "../_s3/commands.ts";
+import { createGunzip, createInflateRaw } from "node:zlib";
 
 /** What `startServers` answers: the set's addresses and the id to stop it with. */
 export interface StartedServers extends ServerUrls {
@@ -21,6 +22,8 @@ declare module "vitest/browser" {
     startServers: () => Promise<StartedServers>;
     /** Closes the set `startServers` answered with this id (nothing if it is already closed). */
     stopServers: (id: string) => Promise<void>;
+    /** Decompresses base64 bytes with node:zlib (the fuzz tests' reference): whether zlib read it all, and what it gave. */
+    zlibDecompress: (format: "gzip" | "deflate-raw", base64: string) => Promise<{ ok: boolean; out: string }>;
   }
 }
 
@@ -41,5 +44,17 @@ const stopServers: BrowserCommand<[id: string], void> = async (_context, id) => 
   await servers?.close();
 };
 
+const zlibDecompress: BrowserCommand<[format: "gzip" | "deflate-raw", base64: string], { ok: boolean; out: string }> = (_context, format, base64) => {
+  const z = format === "gzip" ? createGunzip() : createInflateRaw();
+  const parts: Buffer[] = [];
+  return new Promise((resolve) => {
+    const answer = (ok: boolean) => resolve({ ok, out: Buffer.concat(parts).toString("base64") });
+    z.on("data", (chunk: Buffer) => void parts.push(chunk));
+    z.on("end", () => answer(true));
+    z.on("error", () => answer(false));
+    z.end(Buffer.from(base64, "base64"));
+  });
+};
+
 /** The commands, for `browser.commands` of the browser projects. */
-export const serverCommands = { startServers, stopServers, ...s3Commands };
+export const serverCommands = { startServers, stopServers, zlibDecompress, ...s3Commands };

@@ -8,9 +8,10 @@
 //     return () => servers.close();
 //   });
 //
-// In Node and Deno the servers run in the test's own process. A browser cannot
-// listen, so there the test asks the Vitest process to start and stop them
-// through browser commands (./commands.ts).
+// In Node, Deno and Bun the servers run in the test's own process. A browser
+// cannot listen, so there the test asks the Vitest process to start and stop
+// them through browser commands (./commands.ts); workerd calls the same
+// commands over HTTP on loopback (./control.ts).
 import { inject } from "vitest";
 import type { ServerSet } from "./server_set.ts";
 
@@ -19,8 +20,8 @@ export type { ServerSet, ServerUrls } from "./server_set.ts";
 export async function startServers(): Promise<ServerSet> {
   // Browser projects are named "chromium (chromium)": the project, then the instance.
   const runtime = inject("runtime").split(" ")[0];
-  if (runtime === "chromium" || runtime === "firefox" || runtime === "webkit") {
-    const { commands } = await import("vitest/browser");
+  if (runtime === "chromium" || runtime === "firefox" || runtime === "webkit" || runtime === "workerd") {
+    const { commands } = runtime === "workerd" ? { commands: (await import("./remote_commands.ts")).remoteCommands() } : await import("vitest/browser");
     const { id, ...urls } = await commands.startServers();
     return { ...urls, close: () => commands.stopServers(id) };
   }

@@ -15,6 +15,8 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { makeCertificate, type Certificate } from "./cert.ts";
 import { createUploadHandler } from "./upload_server.ts";
 
@@ -38,9 +40,15 @@ export interface ServerSet extends ServerUrls {
 
 let certificate: Certificate | undefined;
 
-/** The certificate of every set started by this process (made once: a key takes a while to make). */
+/**
+ * The certificate of every set started by this process (made once: a key takes a while to make),
+ * or the one in SLUICE_TEST_CERT_DIR (key.pem, cert.pem) when a client had to be told it beforehand.
+ */
 export function testCertificate(): Certificate {
-  return (certificate ??= makeCertificate());
+  const dir = process.env.SLUICE_TEST_CERT_DIR;
+  return (certificate ??= dir
+    ? { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }
+    : makeCertificate());
 }
 
 function listen(server: Server | Http2SecureServer): Promise<number> {
