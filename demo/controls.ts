@@ -66,7 +66,7 @@ export function updateControls(): void {
     ? "<code>makeAuction</code> → <code>jsonStream</code> → <code>ChunkStream(64 KiB)</code> → <code>MeasureStream</code> → <code>tee</code>: " +
       "best-effort <code>uploadStream</code> to <code>POST /api/upload</code>, required <code>GzipStream</code> → archive sink."
     : "<code>fetch(\"/api/auction\")</code> → <code>MeasureStream</code> → <code>tee</code>: " +
-      "one branch counted live as it arrives, one through <code>GzipStream</code> → archive sink.";
+      "one branch through <code>JsonItemStream(\"$.orders[*]\")</code>, each order parsed, counted and summed as it arrives, one through <code>GzipStream</code> → archive sink.";
 }
 
 /** Shows why upload mode is off (if it is) and disables what this browser cannot do. */

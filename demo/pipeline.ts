@@ -26,7 +26,7 @@ import { uploadStream } from "../lib/fetch.ts";
 import { fileSink, nodeCompressionWorker } from "../lib/node.ts";
 import { s3Sink, type S3Sink, type S3UploadResult } from "../lib/s3.ts";
 import { gateway, type Gateway } from "../test/_s3/gateway.ts";
-import { makeAuction } from "./auction.ts";
+import { makeAuction, type Auction } from "./auction.ts";
 import { startUploadServer } from "./pipeline_server.ts";
 
 /** Where {@linkcode runPipeline} sends the value. */
@@ -121,14 +121,31 @@ export function formatS3(result: S3UploadResult, r: PipelineReport): string {
   ].join("\n");
 }
 
-/** The report as a user reads it. */
-export function formatReport(r: PipelineReport, archiveName: string): string {
+/** What an auction holds, as the receiving server counts it: its orders and the sum of their sellAmount. */
+export function ordersOf(value: Auction): { orders: number; total: string } {
+  let total = 0n;
+  for (const order of value.orders) total += BigInt(order.sellAmount);
+  return { orders: value.orders.length, total: String(total) };
+}
+
+/**
+ * The report as a user reads it. With `sent` (what {@linkcode ordersOf} says
+ * of the value), it also says whether the server parsed the same orders.
+ */
+export function formatReport(r: PipelineReport, archiveName: string, sent?: { orders: number; total: string }): string {
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const reason = (e: unknown) => (e instanceof Error ? `${e.message}${e.cause ? ` (${String(e.cause)})` : ""}` : String(e));
   const upload = r.upload.error === undefined
     ? `ok, server answered ${JSON.stringify(r.upload.response)}`
     : `failed: ${reason(r.upload.error)}`;
+  const received = r.upload.response as { orders?: number; total?: string; jsonError?: string } | undefined;
+  const parsed = sent === undefined || r.upload.error !== undefined ? [] : [
+    received?.orders === undefined
+      ? `server parsed     no orders: ${received?.jsonError ?? "no count in its answer"}`
+      : `server parsed     ${received.orders} orders, total sellAmount ${received.total}: ` +
+        (received.orders === sent.orders && received.total === sent.total ? "the same as sent" : `NOT what was sent (${sent.orders} orders, total ${sent.total})`),
+  ];
   return [
     `JSON              ${mb(r.json.bytes)} in ${r.json.chunks} chunks`,
     `time to 1st byte  ${r.json.firstChunkMs.toFixed(0)} ms`,
@@ -137,6 +154,7 @@ export function formatReport(r: PipelineReport, archiveName: string): string {
     `archive           ${archiveName}: ${mb(r.archive.gzip.bytes)}, ${(100 * r.archive.gzip.bytes / Math.max(r.json.bytes, 1)).toFixed(1)}% of the JSON`,
     `upload  (best-effort) ${r.upload.branch.status}, ${mb(r.upload.branch.bytes)}: ${upload}`,
     `archive (required)    ${r.archive.branch.status}, ${mb(r.archive.branch.bytes)}`,
+    ...parsed,
   ].join("\n");
 }
 
@@ -178,7 +196,7 @@ async function main(): Promise<void> {
     }
     console.log(`streaming it to ${server.url} and ${archiveName}`);
     const report = await runPipeline(value, { url: server.url, archive, signal: stop.signal });
-    console.log(formatReport(report, archiveName));
+    console.log(formatReport(report, archiveName, ordersOf(value)));
     if (typeof archive !== "string") console.log(formatS3(await archive.uploaded, report));
   } finally {
     await server.close();

@@ -1,12 +1,18 @@
 // A small local upload server for the pipeline demo, its tests and its
-// benchmark: it reads each request body as it arrives, hashes it, and answers
-// with the byte count and the SHA-256. It can be told to reset the connection
+// benchmark: it reads each request body as it arrives, hashes it, parses the
+// orders out of it with JsonItemStream, and answers with the byte count, the
+// SHA-256, and the number of orders and their total. It can be told to reset the connection
 // after some bytes, or to read slowly, so that the faults of a real server can
-// be played on 127.0.0.1.
+// be played on 127.0.0.1. `GET /progress` is a server-sent event feed of what
+// it receives, for any number of watchers (broadcast + pipeToNode).
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
+import { JsonItemStream } from "../lib/json_items.ts";
+import { broadcast } from "../lib/broadcast.ts";
+import { pipeToNode } from "../lib/node.ts";
+import { SseEncoderStream, type SseMessage } from "../lib/sse.ts";
 
 /** Options of {@linkcode startUploadServer}. */
 export interface UploadServerOptions {
@@ -26,12 +32,48 @@ export interface UploadOutcome {
   bytes: number;
   /** Hex SHA-256 of the body; only for a complete body. */
   sha256?: string;
+  /** How many values the body's `$.orders` array held, parsed as they arrived; only for a complete JSON body. */
+  orders?: number;
+  /** The sum of the orders' `sellAmount` (decimal strings), exact, as a decimal string; with `orders`. */
+  total?: string;
+  /** Why the body could not be parsed as JSON, for a complete body that is not. */
+  jsonError?: string;
+}
+
+/** Counts and sums the orders of a JSON body as its bytes are written. */
+function orderCounter(): { writable: WritableStream<Uint8Array>; result: Promise<{ orders: number; total: string }> } {
+  const items = new JsonItemStream("$.orders[*]");
+  const reader = items.readable.getReader();
+  const result = (async () => {
+    let orders = 0;
+    let total = 0n;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      orders++;
+      const amount = (r.value.value as { sellAmount?: unknown } | null)?.sellAmount;
+      if (typeof amount === "string" && /^[0-9]+$/.test(amount)) total += BigInt(amount);
+    }
+    return { orders, total: String(total) };
+  })();
+  result.catch(() => {});
+  return { writable: items.writable, result };
+}
+
+/** The data of each `progress` event on `GET /progress` (JSON). */
+export interface UploadProgress {
+  /** The request's position (0 first). */
+  request: number;
+  /** Body bytes received so far. */
+  bytes: number;
+  /** `receiving` while the body arrives, then how it ended. */
+  status: "receiving" | UploadOutcome["status"];
 }
 
 /** A running {@linkcode startUploadServer}. */
 export interface UploadServer {
   /** `http://127.0.0.1:<port>/upload`. */
   url: string;
+  /** `http://127.0.0.1:<port>/progress`: `progress` events, at most one per request every 100 ms while receiving, and the end. */
+  progressUrl: string;
   /** How many requests have arrived so far. */
   readonly requestCount: number;
   /** What the server saw of the `index`-th request (0 first), once it has arrived and ended. */
@@ -60,44 +102,91 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
   const sockets = new Set<Socket>();
   let bytesReceived = 0;
 
+  // Progress for any number of watchers. The uploads never wait for them: "drain" keeps the feed
+  // read while nobody watches, an update is skipped while the feed is still busy with the last one
+  // (a watcher that stalls is dropped at its bound), and only the final state of a request is awaited.
+  const feed = new TransformStream<SseMessage, SseMessage>();
+  const feedWriter = feed.writable.getWriter();
+  const progress = broadcast(feed.readable, { whenIdle: "drain" });
+  const report = (p: UploadProgress, final: boolean) => {
+    if (!final && (feedWriter.desiredSize ?? 0) <= 0) return;
+    void feedWriter.write({ event: "progress", data: JSON.stringify(p) }).catch(() => {});
+  };
+  function watch(res: ServerResponse): void {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+    const events = progress.subscribe({ highWaterMark: 256 }).pipeThrough(new SseEncoderStream({ keepAliveMs: 15_000 }));
+    pipeToNode(events, res).catch(() => {});
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const resolve = slot(requestCount++).resolve;
+    if (req.method === "GET" && req.url === "/progress") return watch(res);
+    const request = requestCount;
+    let lastReport = 0;
+    const settle = slot(requestCount++).resolve;
+    const resolve = (outcome: UploadOutcome) => {
+      report({ request, bytes: outcome.bytes, status: outcome.status }, true);
+      settle(outcome);
+    };
     const hash = createHash("sha256");
+    const counter = orderCounter();
+    const writer = counter.writable.getWriter();
     let bytes = 0;
     let ended = false;
+    // The socket is read only while neither the parser nor a slow-server delay holds it.
+    let holds = 0;
+    const hold = (until: Promise<unknown>) => {
+      if (holds++ === 0) req.pause();
+      void until.finally(() => {
+        if (--holds === 0 && !ended) req.resume();
+      });
+    };
     req.on("data", (chunk: Buffer) => {
       if (ended) return;
       bytes += chunk.length;
       bytesReceived += chunk.length;
       hash.update(chunk);
       options.onData?.(bytes);
+      // A parse error surfaces through counter.result; the body is still hashed to its end.
+      writer.write(chunk).catch(() => {});
+      if (writer.desiredSize !== null && writer.desiredSize <= 0) hold(writer.ready.catch(() => {}));
+      const now = Date.now();
+      if (now - lastReport >= 100) {
+        lastReport = now;
+        report({ request, bytes, status: "receiving" }, false);
+      }
       if (bytes >= resetAfter) {
         ended = true;
+        void writer.abort("reset").catch(() => {});
         resolve({ status: "reset", bytes });
         const socket = req.socket as Socket & { resetAndDestroy?: () => void };
         if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
         else socket.destroy();
         return;
       }
-      if (delayMs > 0) {
-        req.pause();
-        setTimeout(() => req.resume(), delayMs);
-      }
+      if (delayMs > 0) hold(new Promise((r) => setTimeout(r, delayMs)));
     });
     req.on("end", () => {
       if (ended) return;
       ended = true;
-      const outcome: UploadOutcome = { status: "complete", bytes, sha256: hash.digest("hex") };
-      resolve(outcome);
-      // No keep-alive: a client reusing an idle connection just as the server times it out
-      // would see a reset that has nothing to do with the upload.
-      res.writeHead(200, { "content-type": "application/json", connection: "close" });
-      res.end(JSON.stringify({ bytes, sha256: outcome.sha256 }));
+      const sha256 = hash.digest("hex");
+      void writer.close().catch(() => {});
+      void counter.result.then(
+        (parsed) => ({ ...parsed }),
+        (error: unknown) => ({ jsonError: error instanceof Error ? error.message : String(error) }),
+      ).then((parsed) => {
+        const outcome: UploadOutcome = { status: "complete", bytes, sha256, ...parsed };
+        resolve(outcome);
+        // No keep-alive: a client reusing an idle connection just as the server times it out
+        // would see a reset that has nothing to do with the upload.
+        res.writeHead(200, { "content-type": "application/json", connection: "close" });
+        res.end(JSON.stringify({ bytes, sha256, ...parsed }));
+      });
     });
     // A request that closes before its end is an upload the client broke off.
     req.on("close", () => {
       if (ended) return;
       ended = true;
+      void writer.abort("aborted").catch(() => {});
       resolve({ status: "aborted", bytes });
     });
     req.on("error", () => {});
@@ -115,6 +204,7 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/upload`,
+    progressUrl: `http://127.0.0.1:${port}/progress`,
     get requestCount() {
       return requestCount;
     },
@@ -125,6 +215,7 @@ export async function startUploadServer(options: UploadServerOptions = {}): Prom
       return bytesReceived;
     },
     close() {
+      void progress.cancel(new Error("the upload server closed")).catch(() => {});
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

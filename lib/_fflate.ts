@@ -6,14 +6,18 @@
  * @module
  */
 
-import { Deflate, deflateSync, inflateSync } from "fflate";
+import { Deflate, deflateSync, type Inflate, inflateSync } from "fflate";
 
 /** The private state of fflate 0.8.3's streaming `Deflate` that sluice adjusts. */
 interface DeflateState {
   /** Buffer: a 32 KiB lookback window followed by pending input. */
   b: Uint8Array;
-  /** `l` last, `i` next index to hash, `w` next index to emit, `z` end of the data in `b`. */
-  s: { l: number; i: number; w: number; z: number };
+  /**
+   * `l` last, `i` next index to hash, `w` next index to emit, `z` end of the data in `b`;
+   * `r`, once something was compressed, the pending bits: the low 3 bits are how many bits of
+   * the last output byte are used, the bits above them that byte (not yet emitted).
+   */
+  s: { l: number; i: number; w: number; z: number; r?: number };
 }
 
 const WINDOW = 32768;
@@ -36,10 +40,12 @@ export function safeDeflate(
   level: number,
   ondata: (data: Uint8Array, final: boolean) => void,
   dictionary?: Uint8Array,
+  /** fflate's `mem`: a hash table of 2^(12 + mem) entries (fflate's streaming default is 2^20). */
+  mem?: number,
 ): Deflate {
   checkShape();
   const dict = dictionary === undefined || dictionary.length === 0 ? undefined : dictionary.subarray(-WINDOW);
-  const deflate = new Deflate({ level: level as 6, dictionary: dict }, ondata);
+  const deflate = new Deflate({ level: level as 6, dictionary: dict, ...(mem === undefined ? {} : { mem: mem as 5 }) }, ondata);
   // A full 32 KiB dictionary fills the whole window with real bytes: fflate's
   // own layout is already right, and its output is kept as it is.
   if (dict !== undefined && dict.length === WINDOW) return deflate;
@@ -63,6 +69,73 @@ export function safeDeflate(
     };
   }
   return deflate;
+}
+
+/**
+ * Compresses what `deflate` still buffers, without ending on a byte boundary, and returns its
+ * pending bits (see {@linkcode DeflateState}). Nothing is compressed when nothing is buffered,
+ * so that no empty block is written.
+ */
+export function flushPending(deflate: Deflate): number {
+  checkFlush();
+  const st = (deflate as unknown as DeflateState).s;
+  if (st.z > st.w) deflate.flush();
+  return st.r ?? 0;
+}
+
+/**
+ * The bytes that end a deflate stream's output on a byte boundary, as zlib's Z_SYNC_FLUSH
+ * does, from its pending bits: the partial byte, an empty non-final stored block (BFINAL 0,
+ * BTYPE 00: three zero bits after the used ones), the padding to a byte, then LEN and NLEN,
+ * 00 00 FF FF. fflate's own `flush(true)` puts LEN one byte too early when 6 bits of the last
+ * byte are used (fflate issue #267): zlib then reads "invalid stored block lengths".
+ */
+export function syncFlushTail(pending: number): Uint8Array {
+  const used = pending & 7;
+  // The header's three bits spill into a second byte when more than 5 bits are used.
+  const out = new Uint8Array(used > 5 ? 6 : 5);
+  out[0] = pending >>> 3;
+  out[out.length - 2] = 0xff;
+  out[out.length - 1] = 0xff;
+  return out;
+}
+
+/** Ends what `deflate` was given on a byte boundary (a sync flush); returns the last bytes. Do not use it afterwards. */
+export function syncFlushed(deflate: Deflate): Uint8Array {
+  return syncFlushTail(flushPending(deflate));
+}
+
+let flushChecked = false;
+
+/**
+ * Proves the sync flush once, on an input whose compressed form ends with 6 bits used in its
+ * last byte (the case fflate's own flush gets wrong): the flushed bytes, followed by a final
+ * empty block, must inflate to the input.
+ */
+function checkFlush(): void {
+  if (flushChecked) return;
+  flushChecked = true;
+  const input = new TextEncoder().encode("sluice gate ".repeat(12));
+  const parts: Uint8Array[] = [];
+  const deflate = safeDeflate(6, (d) => parts.push(d));
+  deflate.push(input, false);
+  const st = (deflate as unknown as Partial<DeflateState>).s;
+  let ok = typeof st?.z === "number" && typeof st.w === "number" && st.z > st.w;
+  if (ok) deflate.flush();
+  ok &&= typeof st!.r === "number";
+  if (ok) {
+    parts.push(syncFlushTail(st!.r!), new Uint8Array([3, 0]));
+    try {
+      const out = inflateSync(concat(parts));
+      ok = out.length === input.length && out.every((b, i) => b === input[i]);
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    flushChecked = false;
+    throw new Error("sluice: self-check of the fflate sync flush failed (sluice needs fflate 0.8.3 exactly)");
+  }
 }
 
 let checked = false;
@@ -122,4 +195,60 @@ function concat(parts: Uint8Array[]): Uint8Array {
     n += p.length;
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Inflate: where the deflate stream ended, and what a stored block still needs
+
+/** The parts of fflate 0.8.3's streaming `Inflate` that tell where the deflate stream ended. */
+interface InflateState {
+  /** Bytes not yet consumed; `s.p` is the bit position in it. */
+  p: Uint8Array;
+  /** `f`: the final block has begun; `l`: a block is in progress (its length map). */
+  s: { f?: number; l?: unknown; p?: number };
+}
+
+let inflateChecked = false;
+
+/** Fails loudly when fflate's `Inflate` is not shaped as assumed here. */
+function checkInflate(inflate: Inflate): void {
+  if (inflateChecked) return;
+  const st = inflate as unknown as Partial<InflateState>;
+  if (!(st.p instanceof Uint8Array) || typeof st.s !== "object" || st.s === null) {
+    throw new Error(
+      "sluice: fflate's Inflate is not shaped as sluice expects (sluice needs fflate 0.8.3 exactly); refusing to guess where a deflate stream ends",
+    );
+  }
+  inflateChecked = true;
+}
+
+/**
+ * After a push: the bytes fflate holds past the end of the deflate stream when it ended (maybe
+ * none), or undefined while it goes on.
+ */
+export function inflateRest(inflate: Inflate): Uint8Array | undefined {
+  checkInflate(inflate);
+  const { p, s } = inflate as unknown as InflateState;
+  return s.f && !s.l ? p.subarray(((s.p ?? 0) + 7) >> 3) : undefined;
+}
+
+/**
+ * How many bytes fflate still needs, beyond those it holds, to finish the stored block it is
+ * waiting for; 0 when it is not waiting for one (or its length has not arrived). fflate copies
+ * what it holds into every push until a stored block is complete, so feeding it one in small
+ * pieces would be quadratic; the caller gathers these bytes and pushes them at once.
+ */
+export function storedMissing(inflate: Inflate): number {
+  checkInflate(inflate);
+  const { p, s } = inflate as unknown as InflateState;
+  if (s.l) return 0;
+  const pos = s.p ?? 0;
+  if (p.length * 8 < pos + 3) return 0;
+  const at = pos >> 3;
+  // BFINAL is the first bit, BTYPE the next two; 00 is a stored block.
+  if ((((p[at]! | ((p[at + 1] ?? 0) << 8)) >> (pos & 7)) & 6) !== 0) return 0;
+  const start = (pos + 10) >> 3;
+  if (p.length < start + 2) return 0;
+  const end = start + 4 + (p[start]! | (p[start + 1]! << 8));
+  return end > p.length ? end - p.length : 0;
 }

@@ -62,6 +62,8 @@ export class JsonParseError extends SyntaxError implements JsonTextPosition {
   readonly path: string;
 
   /**
+   * Makes the error with its message: the owner, the kind in words, the
+   * position, the path and the detail.
    * @param owner Names the parser in the message, e.g. `"JsonItemStream"`.
    * @param detail What was expected or found, for the message.
    */
@@ -94,6 +96,11 @@ export class JsonLimitError extends RangeError implements JsonTextPosition {
   readonly column: number;
   readonly path: string;
 
+  /**
+   * Makes the error with its message: the owner, what passed the limit, the
+   * limit and its value, the position and the path.
+   * @param detail What passed the limit, for the message: `"a string"`, `"a selected value"`.
+   */
   constructor(owner: string, limit: JsonLimit, max: number, detail: string, position: JsonTextPosition) {
     super(`${owner}: ${detail} exceeds ${limit} (${max}) at offset ${position.offset} (line ${position.line}, column ${position.column}) in ${position.path}`);
     this.name = "JsonLimitError";
@@ -120,9 +127,9 @@ export interface ScanLimits {
 /**
  * Receives each selected value when it is complete: the index of the path
  * that selected it, its key (member name, array index, or null for the
- * top-level value) and its bytes (a view valid only during the call).
+ * top-level value) and its text, decoded from its bytes.
  */
-export type OnValue = (selector: number, key: string | number | null, bytes: Uint8Array) => void;
+export type OnValue = (selector: number, key: string | number | null, text: string) => void;
 
 // Scanner states.
 const START = 0; // before the top-level value, a BOM possible
@@ -185,7 +192,19 @@ export class JsonScanner {
   readonly #limits: ScanLimits;
   readonly #selectors: readonly (readonly Segment[])[];
   readonly #onValue: OnValue;
-  readonly #decoder = new TextDecoder();
+  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  /**
+   * Bytes minus UTF-16 code units of the text so far (what multi-byte
+   * sequences save), so that a byte offset maps to an index in decoded text.
+   */
+  #u16 = 0;
+  // The current chunk decoded once, from its first selected value on, for the values inside it.
+  #text = "";
+  #textBuf: Uint8Array | null = null;
+  #textChunk = -1; // the chunk's offset in the text
+  #textEnd = 0; // where in the chunk the decoded window ends
+  #textStart = 0; // text offset of its first character
+  #textU16 = 0; // #u16 there
   /** The selector that takes the top-level value, or -1. */
   readonly #rootSelector: number;
   /** The selectors still alive inside the top-level value, or null. */
@@ -237,6 +256,7 @@ export class JsonScanner {
   #capParts: Uint8Array[] = [];
   #capLine = 1;
   #capLineStart = 0;
+  #capU16 = 0;
   #pauseAt = Infinity;
 
   constructor(owner: string, selectors: readonly (readonly Segment[])[], limits: ScanLimits, onValue: OnValue) {
@@ -268,12 +288,31 @@ export class JsonScanner {
     let state = this.#state;
     let depth = this.#depth;
     let c = 0;
+    // The chunk as 32-bit words from its first 4-aligned byte, to pass plain string bytes four at a time.
+    const head = (4 - (buf.byteOffset & 3)) & 3;
+    const words = n - head >= 8 ? new Int32Array(buf.buffer, buf.byteOffset + head, (n - head) >> 2) : null;
+    const wordsEnd = words === null ? 0 : head + (words.length << 2);
     this.#pauseAt = this.emitted + pauseAfter;
     try {
       outer: while (i < n) {
         switch (state) {
           case STRING: {
             while (i < n) {
+              if (words !== null && ((i - head) & 3) === 0 && i >= head && i < wordsEnd) {
+                // A word holds a byte that needs a look (below 0x20, from 0x80, '"' or '\\') when one of
+                // these has its byte's top bit set: the byte itself, byte - 0x20, and the XORs' zero tests.
+                let k = (i - head) >> 2;
+                const end = words.length;
+                while (k < end) {
+                  const w = words[k]!;
+                  const q = w ^ 0x22222222;
+                  const b = w ^ 0x5c5c5c5c;
+                  if (((w | (((w - 0x20202020) | 0) & ~w) | (((q - 0x01010101) | 0) & ~q) | (((b - 0x01010101) | 0) & ~b)) & 0x80808080) !== 0) break;
+                  k++;
+                }
+                i = head + (k << 2);
+                if (i >= n) break;
+              }
               c = buf[i]!;
               if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) break;
               i++;
@@ -312,16 +351,19 @@ export class JsonScanner {
                 this.#utf8Lo = 0x80;
                 this.#utf8Hi = 0xbf;
                 this.#strAdjust += 1;
+                this.#u16 += 1;
               } else if (c < 0xf0) {
                 this.#utf8Need = 2;
                 this.#utf8Lo = c === 0xe0 ? 0xa0 : 0x80;
                 this.#utf8Hi = c === 0xed ? 0x9f : 0xbf;
                 this.#strAdjust += 2;
+                this.#u16 += 2;
               } else {
                 this.#utf8Need = 3;
                 this.#utf8Lo = c === 0xf0 ? 0x90 : 0x80;
                 this.#utf8Hi = c === 0xf4 ? 0x8f : 0xbf;
                 this.#strAdjust += 2;
+                this.#u16 += 2;
               }
               i++;
               state = UTF8;
@@ -676,6 +718,8 @@ export class JsonScanner {
       this.#capParts.push(buf.slice(Math.max(0, this.#capStart - base)));
     }
     this.#base = base + n;
+    this.#text = "";
+    this.#textBuf = null;
   }
 
   /**
@@ -745,6 +789,7 @@ export class JsonScanner {
     this.#capStart = start;
     this.#capLine = this.#line;
     this.#capLineStart = this.#lineStart;
+    this.#capU16 = this.#u16;
     this.#capParts = [];
   }
 
@@ -752,13 +797,25 @@ export class JsonScanner {
   #emit(buf: Uint8Array, end: number): void {
     const startInBuf = this.#capStart - this.#base;
     if (this.#base + end - this.#capStart > this.#limits.maxValueBytes) this.#valueTooLarge(buf);
-    let bytes: Uint8Array;
-    if (this.#capParts.length === 0) bytes = buf.subarray(startInBuf, end);
-    else {
+    let text: string;
+    if (this.#capParts.length === 0) {
+      // Within this chunk: a slice of text decoded once for the values of up to 64 KiB of it.
+      // (The window may end inside a UTF-8 sequence; no value that ends before it is affected.)
+      if (this.#textBuf !== buf || this.#textChunk !== this.#base || end > this.#textEnd) {
+        this.#textEnd = Math.min(buf.length, Math.max(end, startInBuf + 65536));
+        this.#text = this.#decoder.decode(buf.subarray(startInBuf, this.#textEnd));
+        this.#textBuf = buf;
+        this.#textChunk = this.#base;
+        this.#textStart = this.#capStart;
+        this.#textU16 = this.#capU16;
+      }
+      const from = this.#capStart - this.#textStart - (this.#capU16 - this.#textU16);
+      text = this.#text.slice(from, from + (this.#base + end - this.#capStart) - (this.#u16 - this.#capU16));
+    } else {
       const parts = this.#capParts;
       let length = end;
       for (const p of parts) length += p.length;
-      bytes = new Uint8Array(length);
+      const bytes = new Uint8Array(length);
       let at = 0;
       for (const p of parts) {
         bytes.set(p, at);
@@ -766,10 +823,11 @@ export class JsonScanner {
       }
       bytes.set(buf.subarray(0, end), at);
       this.#capParts = [];
+      text = this.#decoder.decode(bytes);
     }
     this.#capDepth = -1;
     this.emitted++;
-    this.#onValue(this.#capSelector, this.#capKey, bytes);
+    this.#onValue(this.#capSelector, this.#capKey, text);
   }
 
   /** The member name of object `l`, whose offsets are known and whose bytes are in `buf` or in the pieces kept. */

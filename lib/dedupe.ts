@@ -19,7 +19,8 @@ export interface DedupeOptions<T = unknown> {
    * The most distinct keys held at once (in `seen`, shared or not). A chunk
    * with a new key when that many are held errors the stream with a
    * `RangeError` instead of letting memory grow without bound (a key costs
-   * about 40 to 70 bytes: the default holds some 40 to 70 MB). `Infinity`
+   * about 38 bytes for a number, 53 for a short string, measured in Node 20:
+   * the default holds some 36 to 51 MiB). `Infinity`
    * lifts the bound; `scope` or {@linkcode DedupeStream.reset} keep the set small.
    * @default 1000000
    */
@@ -86,7 +87,7 @@ const NO_SCOPE: unique symbol = Symbol("no scope yet");
  * const reader = rows.pipeThrough(perFile).getReader();
  * let n = 0;
  * for (let r = await reader.read(); !r.done; r = await reader.read()) n++;
- * console.log(n); // 2: the repeat in "a" is dropped, "b" starts afresh
+ * console.log(n); // 2 — the repeat in "a" is dropped, "b" starts afresh
  * ```
  */
 export class DedupeStream<T> extends TransformStream<T, T> {

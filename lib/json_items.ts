@@ -74,7 +74,9 @@ const PAUSE_EVERY = 256;
  * `prices` with its name as `key`, `$.meta` one value, `$[*]` the elements of a
  * document that is one big array, and `$` the whole document. Paths may not
  * select values inside each other's (`$.a` with `$.a[*]`); a value two paths
- * select alike is emitted once, for the first.
+ * select alike is emitted once, for the first. A member name that occurs
+ * twice in one object gives an item for each occurrence, in order (the last
+ * is the one `JSON.parse` keeps).
  *
  * Each value equals `JSON.parse` of the text at that place, exactly: numbers,
  * `-0`, escapes and lone surrogates written as escapes, duplicate member
@@ -122,6 +124,8 @@ export class JsonItemStream<T = unknown> extends TransformStream<Uint8Array, Jso
   readonly summary: Promise<Record<string, number>>;
 
   /**
+   * Checks the paths and options and makes the stream; nothing is read until
+   * bytes are written to it.
    * @param paths The path, or the paths, to select (see above).
    * @param options The reviver and the limits.
    * @throws {TypeError} on a path that does not parse, paths that overlap, or options of the wrong type.
@@ -152,12 +156,10 @@ export class JsonItemStream<T = unknown> extends TransformStream<Uint8Array, Jso
     const summary = new Promise<Record<string, number>>((resolve, reject) => void (settle = { resolve, reject }));
     summary.catch(() => {});
     const counts = list.map(() => 0);
-    const decoder = new TextDecoder();
     let controller!: TransformStreamDefaultController<JsonItem<T>>;
     let stopped = false;
 
-    const onValue = (selector: number, key: string | number | null, bytes: Uint8Array): void => {
-      const text = decoder.decode(bytes);
+    const onValue = (selector: number, key: string | number | null, text: string): void => {
       let value: unknown;
       if (reviver === undefined) value = JSON.parse(text);
       else {

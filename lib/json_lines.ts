@@ -6,7 +6,7 @@
 
 import { describeValue, enqueueAll, readerCaughtUp } from "./_internal.ts";
 import { LineSplitter } from "./_lines.ts";
-import { jsonStream, type JsonReplacer, type JsonStreamOptions } from "./json.ts";
+import { jsonStream, type JsonReplacer } from "./json.ts";
 
 /** Options of {@linkcode JsonLinesStream}. */
 export interface JsonLinesStreamOptions {

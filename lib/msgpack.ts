@@ -475,8 +475,8 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
    */
   constructor(options: MsgpackDecoderOptions = {}) {
     const { limits, valueOption } = readLimits(options);
-    const { maxValueBytes, maxValueSize, maxDepth, ...decoderLimits } = limits;
-    const { maxValueSize: _deprecated, maxValueBytes: _bytes, maxDepth: _depth, ...decoderOptions } = options;
+    const { maxValueBytes, maxValueSize: _valueSize, maxDepth: _maxDepth, ...decoderLimits } = limits;
+    const { maxValueSize: _deprecated, maxValueBytes: _bytes, maxDepth: _depthOption, ...decoderOptions } = options;
     const boundaries = new Boundaries(limits);
     const decoding = new ChunkDecoder(new Decoder({ ...decoderOptions, ...decoderLimits }), boundaries, maxValueBytes, valueOption);
     super({

@@ -298,7 +298,18 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+interface NodeCrypto {
+  createHash(name: "sha256"): { update(data: Uint8Array): { digest(encoding: "hex"): string } };
+}
+let nodeCrypto: Promise<NodeCrypto> | undefined;
+
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  // In Node, WebCrypto copies its input (8 MiB per part, several at once) outside the heap,
+  // where the process keeps it: node:crypto hashes the part where it is.
+  if (IN_NODE) {
+    nodeCrypto ??= import(/* @vite-ignore */ `node:${"crypto"}`) as Promise<NodeCrypto>;
+    return (await nodeCrypto).createHash("sha256").update(bytes).digest("hex");
+  }
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   let hex = "";
   for (const b of digest) hex += b.toString(16).padStart(2, "0");
@@ -401,11 +412,75 @@ interface Transport {
   send(request: S3PresignRequest, body: Uint8Array | undefined, signal: AbortSignal): Promise<Response>;
 }
 
+/**
+ * Node's fetch copies a buffer body (as the Fetch standard says: so does a streamed one, chunk
+ * by chunk), and the copies live until the next garbage collection: with 8 MiB parts that
+ * doubled the sink's memory. In Node the requests go through `node:http(s)` instead, which
+ * sends the part's bytes as they are. Deno, Bun, Workers and browsers use `fetch`.
+ */
+const IN_NODE = typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === "string" &&
+  !("Deno" in globalThis) && !("Bun" in globalThis) &&
+  ((globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? "Node.js").startsWith("Node.js");
+
+interface NodeHttp {
+  request(url: URL, options: { method: string; headers: Record<string, string>; signal: AbortSignal }, onResponse: (res: NodeHttpResponse) => void): {
+    on(event: "error", listener: (error: Error) => void): void;
+    end(body?: Uint8Array): void;
+  };
+}
+interface NodeHttpResponse {
+  statusCode?: number;
+  headers: Record<string, string | string[] | undefined>;
+  on(event: "data", listener: (chunk: Uint8Array) => void): void;
+  on(event: "end" | "close", listener: () => void): void;
+  on(event: "error", listener: (error: Error) => void): void;
+}
+const nodeHttp: { http?: Promise<NodeHttp>; https?: Promise<NodeHttp> } = {};
+
+async function nodeRequest(url: string, method: string, headers: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal): Promise<Response> {
+  // A computed specifier, so that bundlers for other runtimes leave it alone.
+  const target = new URL(url);
+  const module = target.protocol === "https:" ? "https" : "http";
+  const client = await (nodeHttp[module] ??= import(/* @vite-ignore */ `node:${module}`) as Promise<NodeHttp>);
+  const all = { ...headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) };
+  return new Promise<Response>((resolve, reject) => {
+    const req = client.request(target, { method, headers: all, signal }, (res) => {
+      const chunks: Uint8Array[] = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("error", reject);
+      res.on("end", () => {
+        const status = res.statusCode ?? 0;
+        const answer = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(", ") : value);
+        }
+        let length = 0;
+        for (const c of chunks) length += c.length;
+        const bytes = new Uint8Array(length);
+        length = 0;
+        for (const c of chunks) {
+          bytes.set(c, length);
+          length += c.length;
+        }
+        const noBody = method === "HEAD" || status === 204 || status === 304;
+        resolve(new Response(noBody ? null : bytes, { status, headers: answer }));
+      });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function send(url: string, method: string, headers: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal): Promise<Response> {
+  if (IN_NODE) return nodeRequest(url, method, headers, body, signal);
+  return fetch(url, { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined, signal });
+}
+
 function credentialTransport(target: Target, credentials: S3Credentials): Transport {
   return {
     async send(request, body, signal) {
       const signed = await sign(target, credentials, request);
-      return fetch(signed.url, { method: signed.method, headers: signed.headers, body: body as Uint8Array<ArrayBuffer> | undefined, signal });
+      return send(signed.url, signed.method, signed.headers, body, signal);
     },
   };
 }
@@ -439,7 +514,7 @@ function presignTransport(presign: S3PresignFunction | string | URL): Transport 
       } catch (error) {
         throw new PresignError(error);
       }
-      return fetch(answer.url, { method: answer.method, headers: answer.headers, body: body as Uint8Array<ArrayBuffer> | undefined, signal });
+      return send(answer.url, answer.method, answer.headers, body, signal);
     },
   };
 }
@@ -652,7 +727,7 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
     const sha256 = await sha256Hex(part);
     const response = await request(op("UploadPart", { partNumber, sha256 }), part);
     const etag = response.headers.get("etag");
-    await response.body?.cancel().catch(() => {});
+    await response.arrayBuffer().catch(() => {}); // an empty body: read, so the connection is free again
     if (!etag) {
       throw new S3Error(`S3 UploadPart (part ${partNumber}) of ${where} answered without an ETag header (from a browser, the bucket's CORS rule must expose ETag)`, { operation: "UploadPart", partNumber, status: response.status, attempts: 1 });
     }
@@ -829,7 +904,7 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
           // At most one part: one PutObject.
           const body = full ?? current?.subarray(0, filled) ?? new Uint8Array(0);
           const response = await request(op("PutObject", { sha256: await sha256Hex(body), ...objectFields() }), body);
-          await response.body?.cancel().catch(() => {});
+          await response.arrayBuffer().catch(() => {}); // an empty body: read, so the connection is free again
           const etag = response.headers.get("etag") || (await headEtag());
           result = { bucket, key: key ?? "", etag, bytes, parts: 1, durationMs: performance.now() - started };
         } else {

@@ -129,8 +129,8 @@ function encodeMessage(message: SseMessage | string): string {
  * `keepAliveMs`.
  *
  * Backpressure is that of a `TransformStream` with the default strategies: a
- * write resolves once its message is handed to a reader, so one message waits
- * in the stream and one more in the writable side's queue.
+ * write resolves once its message is handed to a reader, and until then the
+ * writer's `ready` waits (the writable side's high-water mark is one message).
  *
  * **Cancellation behavior:** cancelling the readable side errors the
  * writable side with the same reason (so a pipe into it cancels its source
@@ -330,17 +330,23 @@ export interface SseDecoderOptions {
    * LF per `data:` line included); a longer one errors the stream.
    * @default 4194304 (4 Mi)
    */
+  maxEventLength?: number;
+  /**
+   * The former name of `maxEventLength` (the limit is in UTF-16 code units,
+   * not bytes); still accepted.
+   * @deprecated Use `maxEventLength`.
+   */
   maxEventSize?: number;
   /**
    * The longest line accepted, in UTF-16 code units, without its line end; a
    * longer one errors the stream as soon as it is seen, even before its line
    * end arrives, so a peer that never sends one cannot exhaust memory.
-   * @default maxEventSize + 16 (room for a field name before a data line as long as an event)
+   * @default maxEventLength + 16 (room for a field name before a data line as long as an event)
    */
   maxLineLength?: number;
 }
 
-const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024;
+const DEFAULT_MAX_EVENT_LENGTH = 4 * 1024 * 1024;
 function checkLimit(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
     throw new RangeError(
@@ -393,7 +399,7 @@ function isAsciiDigits(value: string): boolean {
  *
  * **Error behavior:** a chunk that is neither a `Uint8Array` nor a string
  * errors the stream with a `TypeError`; a line longer than `maxLineLength` or
- * an event larger than `maxEventSize` errors it with a `RangeError`. Bytes
+ * an event longer than `maxEventLength` errors it with a `RangeError`. Bytes
  * that are not valid UTF-8 are not an error (the standard replaces them).
  *
  * @example Parse an event stream
@@ -409,127 +415,47 @@ function isAsciiDigits(value: string): boolean {
  */
 export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEvent> {
   /** The longest event accepted, in UTF-16 code units. */
-  readonly maxEventSize: number;
+  readonly maxEventLength: number;
   /** The longest line accepted, in UTF-16 code units. */
   readonly maxLineLength: number;
-  #state: { lastEventId: string; retry: number | undefined };
+  #parser: EventParser;
 
   /**
    * @param options See {@linkcode SseDecoderOptions}.
    * @throws {RangeError} when a limit is not a positive safe integer.
+   * @throws {TypeError} when `options` is not an object, or gives both `maxEventLength` and `maxEventSize` with different values.
    */
   constructor(options: SseDecoderOptions = {}) {
-    const maxEventSize = checkLimit("maxEventSize", options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE);
-    const maxLineLength = checkLimit("maxLineLength", options.maxLineLength ?? maxEventSize + 16);
-    const state = { lastEventId: "", retry: undefined as number | undefined };
-    const lines = new LineSplitter({ cr: true, maxLineLength, owner: "SseDecoderStream" });
-    const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-    let started = false;
-    let pendingBytes = false;
-    // The event being built.
-    let data = "";
-    let type = "";
-    let id: string | undefined;
-    let retry: number | undefined;
-    // Kept across events, as the standard's "last event ID buffer".
-    let lastEventIdBuffer = "";
+    const { maxEventLength, maxLineLength } = decoderLimits(options);
+    const parser = new EventParser(maxEventLength, options.maxEventSize !== undefined && options.maxEventLength === undefined);
+    const input = new TextInput(new LineSplitter({ cr: true, maxLineLength, owner: "SseDecoderStream" }), (line) => parser.line(line));
     let controller!: TransformStreamDefaultController<SseEvent>;
-    // Events dispatched while splitting the current chunk, enqueued once it is split.
-    let ready: SseEvent[] = [];
-    const reset = (): void => {
-      data = "";
-      type = "";
-      id = undefined;
-      retry = undefined;
-    };
-    const onLine = (line: string): void => {
-      if (line.length === 0) {
-        state.lastEventId = lastEventIdBuffer;
-        if (data.length === 0) {
-          reset();
-          return;
-        }
-        const event: SseEvent = { data: data.slice(0, -1), event: type === "" ? "message" : type, lastEventId: lastEventIdBuffer };
-        if (id !== undefined) event.id = id;
-        if (retry !== undefined) event.retry = retry;
-        reset();
-        ready.push(event);
-        return;
-      }
-      const colon = line.indexOf(":");
-      if (colon === 0) return;
-      let field: string;
-      let value: string;
-      if (colon === -1) {
-        field = line;
-        value = "";
-      } else {
-        field = line.slice(0, colon);
-        value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
-      }
-      switch (field) {
-        case "data":
-          if (data.length + value.length + 1 > maxEventSize) {
-            throw new RangeError(
-              `SseDecoderStream: an event exceeded maxEventSize (${maxEventSize} characters) at ${data.length + value.length + 1} characters of data`,
-            );
-          }
-          data = data.length === 0 ? value + "\n" : data + value + "\n";
-          break;
-        case "event":
-          type = value;
-          break;
-        case "id":
-          if (value.indexOf("\0") === -1) lastEventIdBuffer = id = value;
-          break;
-        case "retry":
-          if (isAsciiDigits(value)) state.retry = retry = Number(value);
-          break;
-      }
-    };
-    const push = (text: string): void => {
-      if (text.length === 0) return;
-      if (!started) {
-        started = true;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      }
-      lines.push(text, onLine);
-    };
-
     super({
       start(c) {
         controller = c;
       },
       transform(chunk): void | Promise<void> {
-        if (chunk instanceof Uint8Array) {
-          if (chunk.length === 0) return;
-          pendingBytes = true;
-          push(decoder.decode(chunk, { stream: true }));
-        } else if (typeof chunk === "string") {
-          if (pendingBytes) {
-            // An incomplete UTF-8 sequence before a string chunk becomes U+FFFD, as at the end of input.
-            pendingBytes = false;
-            push(decoder.decode());
-          }
-          push(chunk);
-        } else {
-          throw new TypeError(`SseDecoderStream expects Uint8Array or string chunks, got ${describeValue(chunk)}`);
-        }
-        if (ready.length === 0) return;
-        const events = ready;
-        ready = [];
-        return enqueueAll(controller, events.values());
+        input.push(chunk);
+        const events = parser.take();
+        if (events !== undefined) return enqueueAll(controller, events.values());
       },
       flush() {
         // A last line without a line end, and a last event without a blank line, are dropped.
-        if (pendingBytes) push(decoder.decode());
-        lines.end();
-        reset();
+        input.end();
+        parser.reset();
       },
     });
-    this.maxEventSize = maxEventSize;
+    this.maxEventLength = maxEventLength;
     this.maxLineLength = maxLineLength;
-    this.#state = state;
+    this.#parser = parser;
+  }
+
+  /**
+   * The longest event accepted, in UTF-16 code units.
+   * @deprecated Use {@linkcode SseDecoderStream.maxEventLength}.
+   */
+  get maxEventSize(): number {
+    return this.maxEventLength;
   }
 
   /**
@@ -538,11 +464,173 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
    * after an `id:` field, whether or not an event was dispatched.
    */
   get lastEventId(): string {
-    return this.#state.lastEventId;
+    return this.#parser.lastEventId;
   }
 
   /** The reconnection time in milliseconds set by the latest valid `retry:` field, or `undefined`. */
   get retry(): number | undefined {
-    return this.#state.retry;
+    return this.#parser.retry;
+  }
+}
+
+function decoderLimits(options: SseDecoderOptions): { maxEventLength: number; maxLineLength: number } {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot construct SseDecoderStream: options must be an object, got ${describeValue(options)}`);
+  }
+  const { maxEventLength: length, maxEventSize: size } = options;
+  if (length !== undefined && size !== undefined && length !== size) {
+    throw new TypeError(
+      `Cannot construct SseDecoderStream: maxEventSize is the deprecated name of maxEventLength; give one of them, got ${describeValue(length)} and ${describeValue(size)}`,
+    );
+  }
+  const maxEventLength = length !== undefined
+    ? checkLimit("maxEventLength", length)
+    : checkLimit("maxEventSize", size ?? DEFAULT_MAX_EVENT_LENGTH);
+  const maxLineLength = checkLimit("maxLineLength", options.maxLineLength ?? maxEventLength + 16);
+  return { maxEventLength, maxLineLength };
+}
+
+/**
+ * The text side of the decoder: chunks (bytes as UTF-8, or strings) into
+ * lines. Invalid UTF-8 becomes U+FFFD, also across chunks; one BOM at the very
+ * start of the stream is dropped.
+ */
+class TextInput {
+  readonly #lines: LineSplitter;
+  readonly #onLine: (line: string) => void;
+  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  #started = false;
+  /** The decoder may hold the start of a UTF-8 sequence. */
+  #pendingBytes = false;
+
+  constructor(lines: LineSplitter, onLine: (line: string) => void) {
+    this.#lines = lines;
+    this.#onLine = onLine;
+  }
+
+  push(chunk: unknown): void {
+    if (chunk instanceof Uint8Array) {
+      if (chunk.length === 0) return;
+      this.#pendingBytes = true;
+      this.#text(this.#decoder.decode(chunk, { stream: true }));
+    } else if (typeof chunk === "string") {
+      // An incomplete UTF-8 sequence before a string chunk becomes U+FFFD, as at the end of input.
+      this.#flushBytes();
+      this.#text(chunk);
+    } else {
+      throw new TypeError(`SseDecoderStream expects Uint8Array or string chunks, got ${describeValue(chunk)}`);
+    }
+  }
+
+  end(): void {
+    this.#flushBytes();
+    this.#lines.end();
+  }
+
+  #flushBytes(): void {
+    if (!this.#pendingBytes) return;
+    this.#pendingBytes = false;
+    this.#text(this.#decoder.decode());
+  }
+
+  #text(text: string): void {
+    if (text.length === 0) return;
+    if (!this.#started) {
+      this.#started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    this.#lines.push(text, this.#onLine);
+  }
+}
+
+/**
+ * The event side of the decoder: the standard's field interpretation and
+ * dispatch, line by line. Events dispatched while one chunk is split wait in
+ * `ready` until the chunk is done.
+ */
+class EventParser {
+  /** What `SseDecoderStream.lastEventId` shows: set at each blank line. */
+  lastEventId = "";
+  retry: number | undefined;
+  readonly #maxEventLength: number;
+  /** The option's name in messages: the one the caller gave. */
+  readonly #limitName: string;
+  // The event being built.
+  #data = "";
+  #type = "";
+  #id: string | undefined;
+  #retry: number | undefined;
+  /** Kept across events, as the standard's "last event ID buffer". */
+  #lastEventIdBuffer = "";
+  #ready: SseEvent[] = [];
+
+  constructor(maxEventLength: number, deprecatedName: boolean) {
+    this.#maxEventLength = maxEventLength;
+    this.#limitName = deprecatedName ? "maxEventSize" : "maxEventLength";
+  }
+
+  /** The events dispatched since the last call, if any. */
+  take(): SseEvent[] | undefined {
+    if (this.#ready.length === 0) return undefined;
+    const events = this.#ready;
+    this.#ready = [];
+    return events;
+  }
+
+  reset(): void {
+    this.#data = "";
+    this.#type = "";
+    this.#id = undefined;
+    this.#retry = undefined;
+  }
+
+  line(line: string): void {
+    if (line.length === 0) return this.#dispatch();
+    const colon = line.indexOf(":");
+    if (colon === 0) return;
+    let field: string;
+    let value: string;
+    if (colon === -1) {
+      field = line;
+      value = "";
+    } else {
+      field = line.slice(0, colon);
+      value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
+    }
+    switch (field) {
+      case "data": {
+        const length = this.#data.length + value.length + 1;
+        if (length > this.#maxEventLength) {
+          throw new RangeError(
+            `SseDecoderStream: an event exceeded ${this.#limitName} (${this.#maxEventLength} characters) at ${length} characters of data`,
+          );
+        }
+        this.#data = this.#data.length === 0 ? value + "\n" : this.#data + value + "\n";
+        break;
+      }
+      case "event":
+        this.#type = value;
+        break;
+      case "id":
+        if (value.indexOf("\0") === -1) this.#lastEventIdBuffer = this.#id = value;
+        break;
+      case "retry":
+        if (isAsciiDigits(value)) this.retry = this.#retry = Number(value);
+        break;
+    }
+  }
+
+  #dispatch(): void {
+    this.lastEventId = this.#lastEventIdBuffer;
+    if (this.#data.length === 0) return this.reset();
+    const event: SseEvent = {
+      data: this.#data.slice(0, -1),
+      event: this.#type === "" ? "message" : this.#type,
+      lastEventId: this.#lastEventIdBuffer,
+    };
+    if (this.#id !== undefined) event.id = this.#id;
+    if (this.#retry !== undefined) event.retry = this.#retry;
+    this.reset();
+    this.#ready.push(event);
   }
 }

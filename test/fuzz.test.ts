@@ -1,4 +1,5 @@
-// Property tests for the decoders that face untrusted bytes: random and mutated inputs, cut
+// Property tests for the decoders that face untrusted bytes (GunzipStream, InflateStream,
+// MsgpackDecoderStream, SseDecoderStream, JsonLinesParseStream, JsonItemStream): random and mutated inputs, cut
 // into random chunks, each compared with a reference decoder. Every decoder must end in time
 // (close, or error with an Error), emit nothing a reference would not, never close normally
 // where the reference finds the input corrupt, stay within its limits, and leave no unhandled
@@ -12,6 +13,7 @@ import { GunzipStream, InflateStream } from "../lib/gzip.ts";
 import { MsgpackDecoderStream, type MsgpackDecoderOptions } from "../lib/msgpack.ts";
 import { SseDecoderStream, type SseEvent } from "../lib/sse.ts";
 import { JsonLinesParseStream } from "../lib/json_lines.ts";
+import { JsonItemStream, JsonLimitError, JsonParseError } from "../lib/json_items.ts";
 import { concat, cutAt, isServerRuntime, streamOf } from "./_util.ts";
 
 const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
@@ -510,8 +512,7 @@ describe("fuzz: SseDecoderStream", () => {
   }, TEST_TIMEOUT);
 });
 
-// --- JSON Lines (and, when it lands, JsonItemStream: add its block below, with JSON.parse of
-// --- the whole input as the reference and the same run/chunked/damaged harness) -------------
+// --- JSON Lines and JSON items (a new decoder: a block like these, the same harness) ---------
 
 const JSONL_MAX_LINE = 60;
 
@@ -556,6 +557,103 @@ describe("fuzz: JsonLinesParseStream", () => {
           expect(ours.out.length).toBe(reference.values.length);
         } else {
           expect(reference.ok).toBe(false);
+        }
+      }),
+      PARAMS,
+    );
+    await expectNoUnhandledRejection();
+  }, TEST_TIMEOUT);
+});
+
+/** One JSON text: a value with orders and other members, some whitespace, at times a BOM. */
+const jsonText = fc
+  .tuple(fc.jsonValue({ maxDepth: 3 }), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 6 }), fc.boolean(), fc.boolean())
+  .map(([other, orders, bom, pretty]) => {
+    const text = JSON.stringify({ other, orders, tail: other }, null, pretty ? 1 : undefined);
+    return concat([bom ? new Uint8Array([0xef, 0xbb, 0xbf]) : new Uint8Array(0), new TextEncoder().encode(text)]);
+  });
+
+describe("fuzz: JsonItemStream", () => {
+  test("JsonItemStream on valid and damaged JSON in random chunkings agrees with JSON.parse and keeps its limits", async () => {
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    await fc.assert(
+      fc.asyncProperty(chunked(damaged(jsonText)), async ({ bytes, chunks }) => {
+        let reference: { orders?: unknown } | undefined;
+        try {
+          reference = { orders: (JSON.parse(strict.decode(bytes)) as { orders?: unknown } | null)?.orders };
+        } catch {
+          reference = undefined;
+        }
+        const limits = { maxDepth: 64, maxStringLength: 4096, maxNumberLength: 64, maxValueBytes: 1 << 16, maxTotalBytes: 1 << 20 };
+        const ours = await run(new JsonItemStream("$.orders[*]", limits), chunks);
+        if (ours.error === undefined) {
+          expect(reference).toBeDefined();
+          const orders = reference!.orders;
+          if (Array.isArray(orders)) expect(ours.out).toEqual(orders.map((value, key) => ({ path: "$.orders[*]", key, value })));
+          else if (typeof orders === "object" && orders !== null) {
+            // Members in text order, a repeated name once per occurrence: the last is JSON.parse's.
+            const members: Record<string, unknown> = {};
+            for (const { key, value } of ours.out) Object.defineProperty(members, key as string, { value, enumerable: true, configurable: true, writable: true });
+            expect(members).toEqual(orders);
+          } else expect(ours.out).toEqual([]);
+        } else if (!(ours.error instanceof JsonLimitError)) {
+          // A syntax error only where JSON.parse finds one too (a limit may stop a valid text).
+          expect(ours.error).toBeInstanceOf(JsonParseError);
+          expect(reference).toBeUndefined();
+        }
+      }),
+      PARAMS,
+    );
+    await expectNoUnhandledRejection();
+  }, TEST_TIMEOUT);
+});
+
+/** JSON.parse of the whole text, as `Response.json()` reads bytes: strict UTF-8, a leading BOM skipped. */
+function referenceJson(bytes: Uint8Array): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+const jsonValueText = fc
+  .tuple(
+    fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 20, size: "medium" })),
+    fc.constantFrom(undefined, 1, "\t"),
+    fc.boolean(),
+  )
+  .map(([value, space, bom]) => concat([bom ? new Uint8Array([0xef, 0xbb, 0xbf]) : new Uint8Array(0), new TextEncoder().encode(JSON.stringify(value, null, space))]));
+
+describe("fuzz: JsonItemStream at the top level", () => {
+  test("JsonItemStream on valid and damaged JSON in random chunkings gives JSON.parse's values at $ and $[*], and errors where it throws", async () => {
+    await fc.assert(
+      fc.asyncProperty(chunked(damaged(jsonValueText)), fc.constantFrom("$", "$[*]"), async ({ bytes, chunks }, path) => {
+        const reference = referenceJson(bytes);
+        const stream = new JsonItemStream(path);
+        stream.summary.catch(() => {});
+        const ours = await run(stream, chunks);
+        const values = ours.out.map((item) => item.value);
+        if (!reference.ok) {
+          expect(ours.error).toBeInstanceOf(Error);
+          // A whole top-level value may come out before what follows it fails (trailing data):
+          // then it is JSON.parse of a prefix of the text.
+          if (path === "$" && values.length > 0) {
+            expect(values).toHaveLength(1);
+            const prefixes = Array.from({ length: bytes.length }, (_, n) => referenceJson(bytes.subarray(0, n + 1)));
+            expect(prefixes.some((p) => p.ok && sameDecoded(p.value, values[0]))).toBe(true);
+          }
+          return;
+        }
+        expect(ours.error).toBeUndefined();
+        const root = reference.value;
+        if (path === "$" || Array.isArray(root) || root === null || typeof root !== "object") {
+          expect(values).toEqual(path === "$" ? [root] : Array.isArray(root) ? root : []);
+        } else {
+          // The members of an object, in text order, a repeated name each time: the last wins, as in JSON.parse.
+          const members: Record<string, unknown> = {};
+          for (const item of ours.out) Object.defineProperty(members, String(item.key), { value: item.value, enumerable: true, configurable: true, writable: true });
+          expect(members).toEqual(root);
         }
       }),
       PARAMS,

@@ -612,7 +612,8 @@ describe("jsonStream on values that a review found wrong", () => {
 
   test("jsonStream stops a replacer that wraps every value at maxDepth with a RangeError naming the depth and path", async () => {
     const wrap = (_key: string, v: unknown) => ({ wrap: v });
-    expect(() => JSON.stringify({ a: 1 }, wrap)).toThrow(RangeError);
+    // Its stack overflows: a RangeError in V8 and JavaScriptCore, an InternalError in Firefox.
+    expect(() => JSON.stringify({ a: 1 }, wrap)).toThrow();
     const error = await errorOf(jsonStream({ a: 1 }, { replacer: wrap }));
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toMatch(/^jsonStream: the value nests deeper than maxDepth \(100000 levels\) at \$(\.wrap){8}…\(99984 levels\)…(\.wrap){8} /);
@@ -651,18 +652,27 @@ describe("jsonStream on values that a review found wrong", () => {
     const proto = Object.prototype as unknown as { toJSON?: unknown };
     let error: unknown;
     let native: unknown;
+    let text: string | undefined;
     Object.defineProperty(proto, "toJSON", { value: () => ({}), configurable: true, writable: true });
     try {
       try {
-        JSON.stringify({}, ["__proto__"]);
+        native = JSON.stringify({}, ["__proto__"]);
       } catch (e) {
         native = e;
       }
-      error = await errorOf(jsonStream({}, { replacer: ["__proto__"], maxDepth: 1000 }));
+      text = await textOf({}, { replacer: ["__proto__"], maxDepth: 1000 }).catch((e: unknown) => {
+        error = e;
+        return undefined;
+      });
     } finally {
       delete proto.toJSON;
     }
-    expect(native).toBeInstanceOf(RangeError);
+    // Deno's __proto__ getter returns undefined: there the key reads nothing, and both write {}.
+    if (typeof native === "string") {
+      expect(text).toBe(native);
+      return;
+    }
+    expect(native).toBeInstanceOf(Error); // a stack overflow
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toContain("nests deeper than maxDepth (1000 levels) at $.__proto__.__proto__");
   });

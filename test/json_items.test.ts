@@ -161,6 +161,45 @@ describe("JsonItemStream", () => {
     );
   });
 
+  test("JsonItemStream emits the values of several paths at once in document order, each with its path (fast-check)", async () => {
+    const stepMatches = (step: Step, key: string | number) =>
+      step === "*" || (typeof key === "number" ? "index" in step && step.index === key : "name" in step && step.name === key);
+    function walk(n: Node, selectors: Step[][], paths: string[], live: number[], depth: number, key: string | number | null, out: JsonItem[]): void {
+      const full = live.find((s) => selectors[s]!.length === depth);
+      if (full !== undefined) {
+        out.push({ path: paths[full]!, key, value: JSON.parse(write(n)) });
+        return;
+      }
+      const children: [string | number, Node][] = n.t === "array" ? n.items.map((c, i) => [i, c]) : n.t === "object" ? n.entries.map(([k, c]) => [JSON.parse(k) as string, c]) : [];
+      for (const [k, c] of children) {
+        const next = live.filter((s) => selectors[s]!.length > depth && stepMatches(selectors[s]![depth]!, k));
+        if (next.length > 0) walk(c, selectors, paths, next, depth + 1, k, out);
+      }
+    }
+    const choice = fc.tuple(fc.array(fc.nat(), { maxLength: 4 }), fc.array(fc.boolean(), { maxLength: 4 }));
+    await fc.assert(
+      fc.asyncProperty(node, fc.array(choice, { minLength: 2, maxLength: 3 }), spaces, cuts, async (doc, choices, ws, cut) => {
+        const selectors = choices.map(([c, w]) => pathInto(doc, c, w));
+        const paths = selectors.map((steps, i) => formatPath(steps, i % 2 === 1));
+        let stream: JsonItemStream;
+        try {
+          stream = new JsonItemStream(paths);
+        } catch {
+          fc.pre(false); // paths that overlap or repeat are refused (tested elsewhere)
+          return;
+        }
+        const text = write(doc, spacer(ws));
+        const got = await collect(streamOf(chunked(encoder.encode(text), cut)).pipeThrough(stream!));
+        const want: JsonItem[] = [];
+        walk(doc, selectors, paths, selectors.map((_, i) => i), 0, null, want);
+        expect(got).toEqual(want);
+        const counts = Object.fromEntries(paths.map((p) => [p, want.filter((item) => item.path === p).length]));
+        expect(await stream!.summary).toEqual(counts);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("JsonItemStream selecting $ gives exactly JSON.parse of the whole text (fast-check)", async () => {
     await fc.assert(
       fc.asyncProperty(node, spaces, cuts, async (doc, ws, cut) => {
@@ -302,6 +341,22 @@ describe("JsonItemStream", () => {
       ["", '{"":{"":1}}'],
       ["m", '{"m":{"":{"":1}}}'],
     ]);
+  });
+
+  test("JsonItemStream passes the reviver the third argument JSON.parse passes, where the runtime has one (source text)", async () => {
+    const text = '{"a":1.50,"b":{"c":"x","d":[1e2]}}';
+    const seen = (record: [string, unknown][]) =>
+      function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
+        record.push([key, context?.source]);
+        return value;
+      };
+    const native: [string, unknown][] = [];
+    JSON.parse(text, seen(native));
+    const streamed: [string, unknown][] = [];
+    await items(bytewise(encoder.encode(text)), ["$.a", "$.b"], { reviver: seen(streamed) });
+    // The same calls but the last (the document itself, which is not selected).
+    expect(streamed).toEqual(native.slice(0, -1));
+    if (native[0]![1] !== undefined) expect(streamed[0]).toEqual(["a", "1.50"]);
   });
 
   test("JsonItemStream errors the stream with the reviver's own error", async () => {
@@ -535,6 +590,14 @@ describe("JsonItemStream streaming", () => {
     const error = await errorOf(collect(source.pipeThrough(new JsonItemStream("$[*]"))));
     expect(error).toBeInstanceOf(JsonParseError);
     expect(await cancelled.promise).toBe(error);
+  });
+
+  test("JsonItemStream gives the values of a chunk far larger than 64 KiB, multi-byte text included, exactly", async () => {
+    const values = Array.from({ length: 30_000 }, (_, i) => (i % 3 === 0 ? { s: `é${i}🦄`, n: i } : i % 3 === 1 ? `€${"x".repeat(i % 17)}` : [i, "日本"]));
+    const text = JSON.stringify(values);
+    expect(text.length).toBeGreaterThan(4 * 65536);
+    const got = await items([encoder.encode(text)], "$[*]");
+    expect(got).toEqual(values.map((value, key) => ({ path: "$[*]", key, value })));
   });
 
   test("JsonItemStream holds a large selected value across many small chunks and emits it whole", async () => {

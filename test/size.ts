@@ -19,20 +19,22 @@ const check = process.argv.includes("--check");
  * for `sluice`, which grows with every new module): raise one on purpose, with the reason in the commit.
  */
 const BUDGETS: Record<string, number> = {
-  "sluice": 40_000,
+  "sluice": 56_000,
   "sluice/chunk": 750,
   "sluice/tee": 2_600,
   "sluice/broadcast": 2_800,
   "sluice/measure": 2_100,
   "sluice/fold": 750,
-  "sluice/dedupe": 650,
+  "sluice/dedupe": 900,
   "sluice/json": 5_000,
   "sluice/json-lines": 6_500,
-  "sluice/gzip": 12_500,
+  "sluice/json-items": 7_000,
+  "sluice/gzip": 14_500,
   "sluice/msgpack": 10_000,
   "sluice/sse": 3_000,
   "sluice/fetch": 2_800,
   "sluice/archive": 18_000,
+  "sluice/s3": 10_500,
   "sluice/node": 2_600,
   "gzip worker": 7_000,
 };

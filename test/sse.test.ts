@@ -278,6 +278,21 @@ describe("SseEncoderStream", () => {
     });
   });
 
+  test("SseEncoderStream holds a write until a reader takes its message, with writer.ready waiting meanwhile", async () => {
+    const sse = new SseEncoderStream();
+    const writer = sse.writable.getWriter();
+    let written = false;
+    const write = writer.write("a").then(() => (written = true));
+    await settle();
+    expect(written).toBe(false);
+    expect(writer.desiredSize).toBe(0);
+    const reader = sse.readable.getReader();
+    expect(text.decode((await reader.read()).value)).toBe("data: a\n\n");
+    await write;
+    expect(writer.desiredSize).toBe(1);
+    await writer.ready;
+  });
+
   test("SseEncoderStream settles an abort at once while a write waits for a reader that never comes", async () => {
     const sse = new SseEncoderStream({ keepAliveMs: 5 });
     const writer = sse.writable.getWriter();
@@ -535,6 +550,28 @@ describe("SseDecoderStream", () => {
     );
     // Events below the limit, one after another, never add up.
     expect(await decodeText(("data: 123456789\n\n").repeat(50), { maxEventSize: 10 })).toHaveLength(50);
+  });
+
+  test("SseDecoderStream names its event limit maxEventLength and still takes the deprecated maxEventSize", async () => {
+    const lines = "data: 123456789\n".repeat(10);
+    await expect(decodeText(lines + "data: x\n\n", { maxEventLength: 100 })).rejects.toThrow(
+      /SseDecoderStream: an event exceeded maxEventLength \(100 characters\) at 102 characters/,
+    );
+    expect(await decodeText(lines + "\n", { maxEventLength: 100 })).toHaveLength(1);
+    const renamed = new SseDecoderStream({ maxEventLength: 64 });
+    expect([renamed.maxEventLength, renamed.maxEventSize, renamed.maxLineLength]).toEqual([64, 64, 80]);
+    const old = new SseDecoderStream({ maxEventSize: 64 });
+    expect([old.maxEventLength, old.maxEventSize, old.maxLineLength]).toEqual([64, 64, 80]);
+    expect(new SseDecoderStream({ maxEventLength: 64, maxEventSize: 64 }).maxEventLength).toBe(64);
+    expect(() => new SseDecoderStream({ maxEventLength: 64, maxEventSize: 65 })).toThrow(
+      "Cannot construct SseDecoderStream: maxEventSize is the deprecated name of maxEventLength; give one of them, got number 64 and number 65",
+    );
+    expect(() => new SseDecoderStream({ maxEventLength: 0 })).toThrow(
+      "Cannot construct SseDecoderStream: maxEventLength must be a positive safe integer, got number 0",
+    );
+    expect(() => new SseDecoderStream(null as unknown as {})).toThrow(
+      "Cannot construct SseDecoderStream: options must be an object, got null",
+    );
   });
 
   test("SseDecoderStream rejects limits that are not positive safe integers at construction", () => {

@@ -21,8 +21,36 @@ export interface StoredObject {
   uploads: number;
 }
 
-function client(config: GatewayConfig): AwsClient {
-  return new AwsClient({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, service: "s3", region: config.region });
+/**
+ * Signs with aws4fetch and sends with node:http, buffering the answer: the polyfill run
+ * replaces the global stream classes, under which reading a fetch response's body stalled
+ * in the Vitest worker. These helpers run in Node and Deno only (browsers use commands).
+ */
+function client(config: GatewayConfig): { fetch(url: string, init?: { method?: string }): Promise<Response> } {
+  const signer = new AwsClient({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, service: "s3", region: config.region });
+  return {
+    async fetch(url, init = {}) {
+      const signed = await signer.sign(url, { method: init.method ?? "GET" });
+      const { request } = await import("node:http");
+      const headers: Record<string, string> = {};
+      signed.headers.forEach((v, k) => void (headers[k] = v));
+      return new Promise<Response>((resolve, reject) => {
+        const req = request(signed.url, { method: signed.method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("end", () => {
+            const h = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(", ") : v);
+            const status = res.statusCode!;
+            resolve(new Response(signed.method === "HEAD" || status === 204 ? null : Buffer.concat(chunks), { status, headers: h }));
+          });
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    },
+  };
 }
 
 function objectUrl(config: GatewayConfig, key: string): string {

@@ -169,7 +169,7 @@ keyring = ${dir}/$name.keyring
 mon data = ${dir}/$name
 osd data = ${dir}/$name
 osd objectstore = memstore
-memstore device bytes = ${8 * 2 ** 30}
+memstore device bytes = ${4 * 2 ** 30}
 osd max object name len = 256
 osd max object namespace len = 64
 debug ms = 0
@@ -181,6 +181,11 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${dir}/rgw
 rgw dns name = 127.0.0.1
 rgw enable usage log = false
+# Free the data of deleted and aborted objects within seconds, not the default two hours:
+# the OSD keeps everything in memory.
+rgw gc obj min wait = 1
+rgw gc processor period = 5
+rgw gc processor max time = 5
 `;
 }
 

@@ -1,11 +1,14 @@
-// gzip on 100 MB of the auction JSON (demo/auction.ts): GzipStream at levels 1 and 6 with
-// each engine, with and without the worker, against fflate.gzipSync on the same bytes, Node's
-// zlib.createGzip and the native CompressionStream("gzip"); and the same for decompression.
-// Streaming cases get the input in 64 KiB chunks.
+// gzip on 100 MB of the auction JSON (demo/auction.ts): GzipStream at levels 1, 6 and 9 on
+// this thread and on 1 and 2 threads of the shared pool (the worker started from the build,
+// as a user of the package runs it), against fflate.gzipSync on the same bytes and Node's
+// zlib.createGzip; the native engine against CompressionStream("gzip"); and the same for
+// decompression. Streaming cases get the input in 64 KiB chunks. Each level's suite first
+// prints the compressed sizes (GzipStream's block layout against one unbroken deflate stream).
 import { Writable, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import { Gunzip, gunzipSync, gzipSync } from "fflate";
+import { safeDeflate } from "../../lib/_fflate.ts";
 import { makeAuction } from "../../demo/auction.ts";
 import { GunzipStream, GzipStream } from "../../lib/gzip.ts";
 import { builtCompressionWorker } from "./_built.ts";
@@ -72,19 +75,35 @@ function fflateGunzipStream(chunks: Uint8Array[]): number {
   return bytes;
 }
 
-for (const level of [1, 6] as const) {
+/** One unbroken deflate stream fed 64 KiB pushes: the layout of GzipStream before blocks. */
+function singleStreamSize(chunks: Uint8Array[], level: number): number {
+  let bytes = 18;
+  const d = safeDeflate(level, (c) => (bytes += c.length));
+  for (let i = 0; i < chunks.length; i++) d.push(chunks[i]!, i === chunks.length - 1);
+  return bytes;
+}
+
+for (const level of [1, 6, 9] as const) {
   suite<Input>({
     title: `gzip level ${level}: 100 MB auction JSON`,
-    input: () => {
+    input: async () => {
       const whole = auctionJson();
-      return { whole, chunks: pieces(whole) };
+      const chunks = pieces(whole);
+      if (!process.argv.includes("--memory")) {
+        const blocks = await drain(source(chunks).pipeThrough(new GzipStream({ level, workers: 2, worker: builtCompressionWorker })));
+        const single = singleStreamSize(chunks, level);
+        const sync = gzipSync(whole, { level, mtime: 0 }).length;
+        console.log(`\nsizes at level ${level}: GzipStream (256 KiB blocks) ${blocks} bytes, one unbroken stream ${single} (${(100 * (blocks / single - 1)).toFixed(3)}%), fflate.gzipSync ${sync} (${(100 * (blocks / sync - 1)).toFixed(3)}%)`);
+      }
+      return { whole, chunks };
     },
     bytes: (i) => i.whole.length,
     runs: 3,
     cases: {
       "fflate.gzipSync": (i) => gzipSync(i.whole, { level, mtime: 0 }).length,
-      "GzipStream (fflate)": (i) => drain(source(i.chunks).pipeThrough(new GzipStream({ level }))),
-      "GzipStream (fflate, worker)": (i) => drain(source(i.chunks).pipeThrough(new GzipStream({ level, worker: builtCompressionWorker }))),
+      "GzipStream (this thread)": (i) => drain(source(i.chunks).pipeThrough(new GzipStream({ level }))),
+      "GzipStream workers: 1": (i) => drain(source(i.chunks).pipeThrough(new GzipStream({ level, workers: 1, worker: builtCompressionWorker }))),
+      "GzipStream workers: 2": (i) => drain(source(i.chunks).pipeThrough(new GzipStream({ level, workers: 2, worker: builtCompressionWorker }))),
       "zlib.createGzip": (i) => nodeZlib(i.chunks, zlib.createGzip({ level })),
     },
   });

@@ -64,7 +64,8 @@ for (const mb of [20, 100, 300]) {
     bytes: mb * 1e6,
     cases: {
       "eager (stringify, gzipSync, fetch whole)": eager,
-      "sluice, gzip on a worker (default)": (value) => streaming(value, { worker: builtCompressionWorker }),
+      "sluice, gzip on the pool (default size: cores - 1)": (value) => streaming(value, { worker: builtCompressionWorker }),
+      "sluice, gzip on the pool, workers: 2": (value) => streaming(value, { worker: builtCompressionWorker, workers: 2 }),
       "sluice, native gzip (zlib)": (value) => streaming(value, { engine: "native" }),
       "sluice, gzip in this thread": (value) => streaming(value, {}),
     },

@@ -1,13 +1,18 @@
 // gzip against Node's own implementations (zlib, the gzip program) and the
 // worker_threads worker from sluice/node. Runs in Node, the polyfill run and Deno.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { Deflate } from "fflate";
 import { constants, deflateRawSync, gunzipSync, gzipSync, inflateRawSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
-import { crc32 } from "../../lib/_gzip.ts";
-import { DeflateStream, GunzipStream, GzipStream, InflateStream } from "../../lib/gzip.ts";
+import { flushPending, safeDeflate, syncFlushTail } from "../../lib/_fflate.ts";
+import { BLOCK_SIZE, crc32, crc32Combine, FINAL_EMPTY } from "../../lib/_gzip.ts";
+import { startThread } from "../../lib/_node_threads.ts";
+import { type CompressionWorker, DeflateStream, GunzipStream, GzipStream, InflateStream } from "../../lib/gzip.ts";
 import { nodeCompressionWorker } from "../../lib/node.ts";
 import { collectBytes, concat, cutAt, deferred, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "../_util.ts";
 
@@ -35,6 +40,20 @@ const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffse
 
 const INPUT = text(400_000);
 
+/**
+ * `gzip -dc` on a file: Deno's execFileSync stalls when a large input and a large output both
+ * go through pipes, so the input goes through a file.
+ */
+function gzipDecompress(gz: Uint8Array): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-gzip-d-"));
+  try {
+    writeFileSync(join(dir, "in.gz"), gz);
+    return execFileSync("gzip", ["-dc", join(dir, "in.gz")], { maxBuffer: 1 << 26 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("gzip interop with zlib and gzip(1)", () => {
   test("GzipStream output decompresses with zlib.gunzipSync and gzip -d", async () => {
     const gz = await through(pieces(INPUT, 10_000), new GzipStream({ filename: "input.txt" }));
@@ -61,15 +80,19 @@ describe("gzip interop with zlib and gzip(1)", () => {
     await expect(through(cutAt(gz, [100, 200]), new GunzipStream())).rejects.toThrow(/CRC32 mismatch in member 1/);
   });
 
-  test("GzipStream output at every level decompresses with gzip -d, and GunzipStream reads gzip -1 to -9", async () => {
-    const input = INPUT.subarray(0, 150_000);
+  test("GzipStream output at every level, on this thread and on 2 workers, decompresses with gzip -d and zlib; GunzipStream reads gzip -1 to -9", async () => {
+    const input = concat([INPUT, INPUT]).subarray(0, 2 * BLOCK_SIZE + 150_000);
     for (let level = 0; level <= 9; level++) {
       const gz = await through(pieces(input, 9_000), new GzipStream({ level }));
-      expect(same(execFileSync("gzip", ["-dc"], { input: gz, maxBuffer: 1 << 24 }), input), `GzipStream level ${level}`).toBe(true);
+      expect(same(await through(pieces(input, 70_000), new GzipStream({ level, workers: 2 })), gz), `workers: 2, level ${level}`).toBe(true);
+      expect(same(gzipDecompress(gz), input), `GzipStream level ${level}`).toBe(true);
       expect(same(gunzipSync(gz), input)).toBe(true);
+      const raw = await through([input], new DeflateStream({ level, workers: 3 }));
+      expect(same(inflateRawSync(raw), input), `DeflateStream level ${level}`).toBe(true);
       if (level === 0) continue;
-      const fromGzip = execFileSync("gzip", ["-c", "-n", `-${level}`], { input, maxBuffer: 1 << 24 });
-      expect(same(await through(pieces(fromGzip, 777), new GunzipStream()), input), `gzip -${level}`).toBe(true);
+      const small = input.subarray(0, 150_000);
+      const fromGzip = execFileSync("gzip", ["-c", "-n", `-${level}`], { input: small, maxBuffer: 1 << 24 });
+      expect(same(await through(pieces(fromGzip, 777), new GunzipStream()), small), `gzip -${level}`).toBe(true);
     }
   });
 
@@ -169,7 +192,7 @@ describe("nodeCompressionWorker", () => {
     expect(same(gunzipSync(onWorker), INPUT)).toBe(true);
   });
 
-  test("the worker does not detach the caller's chunks (it moves its own 64 KiB blocks)", async () => {
+  test("the worker does not detach the caller's chunks (it moves its own 256 KiB blocks)", async () => {
     const chunk = INPUT.slice(0, 200_000);
     const out = await through([chunk], new DeflateStream({ worker: nodeCompressionWorker }));
     expect(chunk.byteLength).toBe(200_000);
@@ -184,14 +207,15 @@ describe("nodeCompressionWorker", () => {
         c.enqueue(text(65536));
       },
     }, { highWaterMark: 0 });
-    const reader = source.pipeThrough(new GzipStream({ worker: nodeCompressionWorker, level: 1 })).getReader();
+    const reader = source.pipeThrough(new GzipStream({ worker: nodeCompressionWorker, workers: 2, level: 1 })).getReader();
     await reader.read();
-    // Give the worker time to answer everything it was sent; nothing more may be pulled.
+    // Give the workers time to answer everything they were sent; nothing more may be pulled.
     await new Promise((r) => setTimeout(r, 400));
     const settled = pulled;
     await new Promise((r) => setTimeout(r, 200));
     expect(pulled).toBe(settled);
-    expect(pulled).toBeLessThanOrEqual(16 * 65536);
+    // (workers + 2) blocks, plus what waits in the pipe and the transform's writable queue.
+    expect(pulled).toBeLessThanOrEqual(4 * BLOCK_SIZE + 4 * 65536);
     await reader.cancel("done");
   });
 
@@ -219,7 +243,7 @@ describe("nodeCompressionWorker", () => {
       },
       cancel: (reason) => cancelled.resolve(reason),
     }, { highWaterMark: 0 });
-    // One 16 MiB chunk is 256 blocks and the worker may hold 4: when the first output arrives,
+    // One 16 MiB chunk is 64 blocks and the pool holds a few: when the first output arrives,
     // the transform is waiting for the worker to answer, and cancelling must not leave it there.
     const reader = source.pipeThrough(new GzipStream({ worker: nodeCompressionWorker, level: 9 })).getReader();
     await reader.read();
@@ -247,6 +271,118 @@ describe("nodeCompressionWorker", () => {
     expect(() => new GzipStream({ worker: failing })).toThrow(
       "GzipStream: could not start the compression worker: Error: no threads here",
     );
+  });
+});
+
+describe("the block layout against zlib", () => {
+  test("a sync flush after any number of pending bits (0 to 7) is read by zlib, alone and followed by more blocks", () => {
+    const seen = new Set<number>();
+    for (let length = 1; length < 2000 && seen.size < 8; length += 13) {
+      for (const level of [1, 6, 9]) {
+        const data = INPUT.subarray(length, 2 * length + 50);
+        const out: Uint8Array[] = [];
+        const deflate = safeDeflate(level, (chunk) => out.push(chunk));
+        deflate.push(data, false);
+        const pending = flushPending(deflate);
+        seen.add(pending & 7);
+        const flushed = concat([...out, syncFlushTail(pending)]);
+        // Up to the sync point, zlib reads every byte without the stream having ended...
+        expect(same(inflateRawSync(flushed, { finishFlush: constants.Z_SYNC_FLUSH }), data), `${pending & 7} bits, level ${level}`).toBe(true);
+        // ...and a final block may follow, as the next block of a GzipStream does.
+        expect(same(inflateRawSync(concat([flushed, FINAL_EMPTY])), data)).toBe(true);
+        expect(same(inflateRawSync(concat([flushed, deflateRawSync(data)])), concat([data, data]))).toBe(true);
+      }
+    }
+    expect([...seen].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  test("fflate's own flush(true) with 6 bits pending is what zlib rejects (fflate #267), and the sync flush here is not", () => {
+    const input = new TextEncoder().encode("sluice gate ".repeat(12));
+    const own: Uint8Array[] = [];
+    const theirs = new Deflate({ level: 6 }, (chunk) => own.push(chunk));
+    theirs.push(input, false);
+    theirs.flush(true);
+    expect(() => inflateRawSync(concat([...own, FINAL_EMPTY]))).toThrow(/invalid stored block lengths/);
+    const out: Uint8Array[] = [];
+    const ours = safeDeflate(6, (chunk) => out.push(chunk));
+    ours.push(input, false);
+    const pending = flushPending(ours);
+    expect(pending & 7).toBe(6);
+    expect(same(inflateRawSync(concat([...out, syncFlushTail(pending), FINAL_EMPTY])), input)).toBe(true);
+  });
+
+  test("crc32Combine gives the CRC-32 of the joined bytes", () => {
+    for (const [a, b] of [[0, 0], [1, 0], [0, 5], [1000, 1], [7, 65536], [BLOCK_SIZE, 123_457]]) {
+      const x = INPUT.subarray(0, a);
+      const y = INPUT.subarray(a, a + b);
+      expect(crc32Combine(crc32(0, x), crc32(0, y), y.length), `${a} + ${b}`).toBe(crc32(0, concat([x, y])));
+    }
+  });
+
+  test("binary input with long runs of zeros at the start of blocks round-trips through zlib", async () => {
+    // Zeros are what a deflater with a zero-filled window could wrongly match before the start.
+    const input = new Uint8Array(3 * BLOCK_SIZE + 1000);
+    for (let i = 0; i < input.length; i += 1 + (i % 251)) input[i] = i & 255;
+    for (const level of [1, 6, 9]) {
+      const gz = await through(pieces(input, 100_000), new GzipStream({ level, workers: 2 }));
+      expect(same(gunzipSync(gz), input), `level ${level}`).toBe(true);
+    }
+  });
+});
+
+describe("the shared pool in Node", () => {
+  const dyingWorker = fileURLToPath(new URL("../_dying_worker.ts", import.meta.url));
+  const dying = (mode: string) => (): CompressionWorker => {
+    const w = startThread({ Worker: Worker as never, fileURLToPath }, new URL(`file://${dyingWorker}`));
+    w.postMessage({ mode }, []);
+    return w;
+  };
+
+  for (const mode of ["throw", "exit", "reply"]) {
+    test(`a worker thread that fails mid-stream (${mode}) errors the stream instead of a short output`, async () => {
+      const reader = streamOf(pieces(INPUT, 50_000)).pipeThrough(new GzipStream({ worker: dying(mode), workers: 1 })).getReader();
+      const chunks: Uint8Array[] = [];
+      const error = await (async () => {
+        try {
+          for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error).toBeInstanceOf(Error);
+      expect(error!.message).toMatch(/^GzipStream: the compression worker failed: /);
+      expect(error!.message).toMatch(mode === "exit" ? /exited \(code 3\)/ : /(crashed|refused) on purpose/);
+      expect(() => gunzipSync(concat(chunks))).toThrow();
+    });
+  }
+
+  test("worker: true compresses on worker_threads in Node with the same bytes as this thread", async () => {
+    const input = concat([INPUT, INPUT, INPUT]);
+    const onPool = await through(pieces(input, 33_333), new GzipStream({ worker: true }));
+    expect(same(onPool, await through([input], new GzipStream()))).toBe(true);
+    expect(same(gunzipSync(onPool), input)).toBe(true);
+  });
+
+  test("an idle pool does not keep the process alive (it exits once the stream is done)", async () => {
+    const gzipModule = new URL("../../lib/gzip.ts", import.meta.url).href;
+    const script = `
+      const { GzipStream } = await import(${JSON.stringify(gzipModule)});
+      const body = new Blob([new Uint8Array(3 << 20).fill(97)]).stream().pipeThrough(new GzipStream({ workers: 2 }));
+      const bytes = (await new Response(body).arrayBuffer()).byteLength;
+      console.log("compressed", bytes);
+    `;
+    // Node, or Deno (whose Web Workers cannot be unref'ed: the pool ends them once idle).
+    const args = "Deno" in globalThis ? ["eval", "--ext=ts", script] : ["--import", "tsx", "--input-type=module", "-e", script];
+    const started = Date.now();
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = execFile(process.execPath, args, { timeout: 20_000 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`${error.message}\n${stderr}`));
+        else resolve(stdout);
+      });
+      child.stdin?.end();
+    });
+    expect(output).toMatch(/^compressed \d+/);
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
 

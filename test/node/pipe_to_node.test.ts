@@ -167,6 +167,24 @@ describe("pipeToNode", () => {
     expect(await result.promise).toBe(failure);
   });
 
+  test("pipeToNode destroys the destination when the source errors while it waits for 'drain'", async () => {
+    const destination = new Writable({ highWaterMark: 10, write: () => {} }); // never completes a write
+    const failure = new Error("dropped: too far behind");
+    let controller!: ReadableStreamDefaultController<string>;
+    const source = new ReadableStream<string>({
+      start(c) {
+        controller = c;
+        c.enqueue("more than ten bytes");
+      },
+    });
+    const done = pipeToNode(source, destination);
+    await new Promise((r) => setImmediate(r));
+    expect(destination.writableNeedDrain).toBe(true);
+    controller.error(failure);
+    await expect(done).rejects.toBe(failure);
+    expect(destination.destroyed).toBe(true);
+  });
+
   test("pipeToNode cancels the source and destroys the destination when its signal aborts", async () => {
     const source = countingSource(1024);
     const destination = new Writable({ write: (_c, _e, cb) => setImmediate(cb) });

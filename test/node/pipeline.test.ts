@@ -9,7 +9,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, inject, test } from "vitest";
 import { makeAuction, type Auction } from "../../demo/auction.ts";
 import { JSON_PATH_PROPERTY } from "../../lib/json.ts";
-import { runPipeline } from "../../demo/pipeline.ts";
+import { formatReport, ordersOf, runPipeline } from "../../demo/pipeline.ts";
 import { startUploadServer, type UploadServer, type UploadServerOptions } from "../../demo/pipeline_server.ts";
 import { s3Sink } from "../../lib/s3.ts";
 import { inspectObject, readObject, removeObject } from "../_s3/client.ts";
@@ -79,6 +79,17 @@ function watchUnhandledRejections(): { stop: () => Promise<unknown[]> } {
 }
 
 describe("the pipeline", () => {
+  test("the receiving server reports a body that is not JSON, with where it stops being JSON", async () => {
+    const s = await server();
+    const body = '{"orders":[{"sellAmount":"5"},{"sellAmount":"7"},]}';
+    const response = await fetch(s.url, { method: "POST", body });
+    const answer = (await response.json()) as { jsonError?: string };
+    expect(answer.jsonError).toMatch(/JsonItemStream: unexpected byte at offset 49 .* in \$\.orders\[2\]/);
+    expect(await s.outcome()).toMatchObject({ status: "complete", bytes: body.length, jsonError: answer.jsonError });
+    const good = await fetch(s.url, { method: "POST", body: '{"orders":[{"sellAmount":"5"},{"sellAmount":"7"}]}' });
+    expect(await good.json()).toMatchObject({ orders: 2, total: "12" });
+  });
+
   test("uploads the JSON of the value and archives it gzipped, both byte for byte", async () => {
     const value = makeAuction(3 * MB);
     const expected = expectedBytes(value);
@@ -88,8 +99,13 @@ describe("the pipeline", () => {
     const report = await runPipeline(value, { url: s.url, archive });
 
     const outcome = await s.outcome();
-    expect(outcome).toEqual({ status: "complete", bytes: expected.length, sha256: sha256(expected) });
-    expect(report.upload.response).toEqual({ bytes: expected.length, sha256: sha256(expected) });
+    // The server parsed the orders out of the body as it arrived: the same count and total as sent.
+    const sent = ordersOf(value);
+    expect(sent.orders).toBe(value.orders.length);
+    expect(outcome).toEqual({ status: "complete", bytes: expected.length, sha256: sha256(expected), ...sent });
+    expect(report.upload.response).toEqual({ bytes: expected.length, sha256: sha256(expected), ...sent });
+    expect(formatReport(report, archive, sent)).toContain(`server parsed     ${sent.orders} orders, total sellAmount ${sent.total}: the same as sent`);
+    expect(formatReport(report, archive, { ...sent, orders: sent.orders + 1 })).toContain("NOT what was sent");
     expect(report.upload.error).toBeUndefined();
     expectSameBytes(gunzipSync(readFileSync(archive)), expected);
     expect(readdirSync(dir)).toEqual(["auction.json.gz"]);
