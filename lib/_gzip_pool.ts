@@ -198,7 +198,9 @@ interface NodeProcess {
 
 function nodeProcess(): NodeProcess | undefined {
   const p = (globalThis as { process?: NodeProcess }).process;
-  return typeof p?.versions?.node === "string" && !("Deno" in globalThis) && !("Bun" in globalThis) ? p : undefined;
+  // Not Cloudflare Workers either: with nodejs_compat it has process.versions.node and a worker_threads whose Worker throws.
+  const workerd = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+  return typeof p?.versions?.node === "string" && !("Deno" in globalThis) && !("Bun" in globalThis) && !workerd ? p : undefined;
 }
 
 /** Cores of this machine minus one for the thread that produces the data, at least 1. */
