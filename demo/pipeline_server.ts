@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
-import { JsonItemStream } from "../lib/json_items.ts";
 import { broadcast } from "../lib/broadcast.ts";
+import { JsonItemStream } from "../lib/json_items.ts";
 import { pipeToNode } from "../lib/node.ts";
 import { SseEncoderStream, type SseMessage } from "../lib/sse.ts";
 

@@ -575,12 +575,12 @@ const jsonText = fc
 
 describe("fuzz: JsonItemStream", () => {
   test("JsonItemStream on valid and damaged JSON in random chunkings agrees with JSON.parse and keeps its limits", async () => {
-    const strict = new TextDecoder("utf-8", { fatal: true });
     await fc.assert(
       fc.asyncProperty(chunked(damaged(jsonText)), async ({ bytes, chunks }) => {
         let reference: { orders?: unknown } | undefined;
+        // A fresh decoder each time: after a fatal decoder throws, Firefox 153's stops stripping a BOM.
         try {
-          reference = { orders: (JSON.parse(strict.decode(bytes)) as { orders?: unknown } | null)?.orders };
+          reference = { orders: (JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as { orders?: unknown } | null)?.orders };
         } catch {
           reference = undefined;
         }

@@ -212,7 +212,6 @@ describe("JsonItemStream", () => {
   });
 
   test("JsonItemStream accepts exactly the texts JSON.parse accepts, also after random damage (fast-check)", async () => {
-    const strict = new TextDecoder("utf-8", { fatal: true });
     await fc.assert(
       fc.asyncProperty(node, spaces, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 2 }), cuts, async (doc, ws, at, byte, how, cut) => {
         const clean = encoder.encode(write(doc, spacer(ws)));
@@ -222,8 +221,9 @@ describe("JsonItemStream", () => {
           : how === 1 ? Uint8Array.of(...clean.subarray(0, p), byte, ...clean.subarray(p))
           : Uint8Array.of(...clean.subarray(0, p), ...clean.subarray(p + 1));
         let reference: { value: unknown } | undefined;
+        // A fresh decoder each time: after a fatal decoder throws, Firefox 153's stops stripping a BOM.
         try {
-          reference = { value: JSON.parse(strict.decode(damaged)) };
+          reference = { value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(damaged)) };
         } catch {
           reference = undefined;
         }
