@@ -199,7 +199,8 @@ interface NodeProcess {
 /** Node itself: not Deno, Bun or Cloudflare's workerd, which answer to `process` too (workerd's `Worker` is a stub). */
 function nodeProcess(): NodeProcess | undefined {
   const p = (globalThis as { process?: NodeProcess }).process;
-  const workerd = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+  // Not Cloudflare Workers either: with nodejs_compat it has process.versions.node and a worker_threads whose Worker throws.
+  const workerd = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
   return typeof p?.versions?.node === "string" && !("Deno" in globalThis) && !("Bun" in globalThis) && !workerd ? p : undefined;
 }
 

@@ -10,6 +10,7 @@
 //   node --import tsx test/run.ts                  # everything
 //   node --import tsx test/run.ts test:node test:webkit
 //   SLUICE_TEST_LANES=1 node --import tsx test/run.ts   # one after the other
+//   SLUICE_TEST_RUNNER_TIMEOUT=600 ...                   # stop a runner after 600 s (default 900)
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +55,8 @@ interface Outcome {
 }
 
 const lanes = Math.max(1, Number(process.env.SLUICE_TEST_LANES ?? 2) || 1);
+/** A runner still going after this long is stopped and counted as failed, so that CI never hangs. */
+const runnerTimeoutS = Number(process.env.SLUICE_TEST_RUNNER_TIMEOUT ?? 900) || 900;
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((s) => !JOBS.some((j) => j.script === s));
 if (unknown.length > 0) {
@@ -76,12 +79,23 @@ function runJob(job: Job, env: NodeJS.ProcessEnv): Promise<Outcome> {
   closeSync(fd);
   running.add(child);
   console.log(`-- ${job.script} started`);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }, runnerTimeoutS * 1000);
   return new Promise((resolve) => {
     const done = (code: number) => {
+      clearTimeout(timer);
       running.delete(child);
       const seconds = (Date.now() - started) / 1000;
       process.stdout.write(readFileSync(file, "utf8"));
-      console.log(`-- ${job.script} ${code === 0 ? "passed" : `FAILED (exit ${code})`} in ${seconds.toFixed(0)} s\n`);
+      const how = timedOut ? `FAILED (stopped after ${runnerTimeoutS} s)` : code === 0 ? "passed" : `FAILED (exit ${code})`;
+      console.log(`-- ${job.script} ${how} in ${seconds.toFixed(0)} s\n`);
       resolve({ script: job.script, code, seconds });
     };
     child.once("error", (error) => {

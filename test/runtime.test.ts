@@ -54,3 +54,31 @@ test("each project runs in the runtime it is named after", () => {
       throw new Error(`unknown project ${runtime}`);
   }
 });
+
+// The README's runtime table, as the runtime itself answers: what each one lacks is what sluice's
+// fallbacks are tested against there, so a runtime that gains or loses one of these shows up here.
+test("each runtime has exactly the stream features the README's runtime table gives it", async () => {
+  const runtime = inject("runtime").split(" ")[0]!;
+  const { supportsRequestStreams } = await import("../lib/fetch.ts");
+  const g = globalThis as { Worker?: unknown; navigator?: { storage?: { getDirectory?: unknown } } };
+  const seen = {
+    asyncIteration: typeof (ReadableStream.prototype as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function",
+    from: typeof (ReadableStream as { from?: unknown }).from === "function",
+    requestStreams: supportsRequestStreams(),
+    opfs: typeof g.navigator?.storage?.getDirectory === "function",
+    worker: typeof g.Worker === "function",
+    compressionStream: typeof CompressionStream === "function",
+  };
+  const all = { asyncIteration: true, from: true, requestStreams: true, opfs: false, worker: false, compressionStream: true };
+  const expected: Record<string, typeof seen> = {
+    node: all,
+    polyfill: all,
+    deno: { ...all, worker: true },
+    bun: { ...all, worker: true },
+    workerd: all,
+    chromium: { ...all, from: false, opfs: true, worker: true },
+    firefox: { ...all, requestStreams: false, opfs: true, worker: true },
+    webkit: { ...all, asyncIteration: false, from: false, requestStreams: false, worker: true },
+  };
+  expect(seen).toEqual(expected[runtime]);
+});
