@@ -1,10 +1,10 @@
 import { defineConfig } from "vitest/config";
 import { playwright } from "@vitest/browser-playwright";
-import { firefox } from "./test/firefox_provider.ts";
-import { webkit } from "./test/webkit_provider.ts";
+import { firefox } from "./test/_support/firefox_provider.ts";
+import { webkit } from "./test/_support/webkit_provider.ts";
 import basicSsl from "@vitejs/plugin-basic-ssl";
 import { demoApi } from "./demo/api.ts";
-import { serverCommands } from "./test/_servers/commands.ts";
+import { serverCommands } from "./test/_support/servers/commands.ts";
 import { workerdProject } from "./test/workerd/project.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
@@ -15,7 +15,7 @@ const chromiumArgs = [
 ];
 // Every file in test/ runs in every runtime; test/node/ holds the tests of the
 // Node-only adapters (sluice/node), which run in Node, the polyfill run and Deno.
-const unit = { include: ["test/*.test.ts"], globalSetup: ["test/servers.ts"], testTimeout: 30_000, hookTimeout: 30_000 };
+const unit = { include: ["test/*.test.ts"], globalSetup: ["test/_support/global_setup.ts"], testTimeout: 30_000, hookTimeout: 30_000 };
 const serverSide = { ...unit, include: ["test/*.test.ts", "test/node/*.test.ts"] };
 // workerd runs the same files as the browsers, plus test/workerd/ (a Worker's fetch handler).
 // Its pool is loaded only when a Vitest run may include it (in Node, no --project naming only others).
@@ -28,7 +28,7 @@ const testConfig = defineConfig({
   test: {
     projects: [
       { test: { ...serverSide, name: runtime, environment: "node" } },
-      { test: { ...serverSide, name: "polyfill", environment: "node", setupFiles: ["test/polyfill_setup.ts"] } },
+      { test: { ...serverSide, name: "polyfill", environment: "node", setupFiles: ["test/_support/polyfill_setup.ts"] } },
       {
         test: {
           ...unit,
@@ -37,7 +37,7 @@ const testConfig = defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
-            // Per-test servers for the fetch tests, started in this process (test/_servers/per_test.ts).
+            // Per-test servers for the fetch tests, started in this process (test/_support/servers/per_test.ts).
             commands: serverCommands,
             provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
             instances: [{ browser: "chromium" }],
@@ -52,7 +52,7 @@ const testConfig = defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
-            // Per-test servers for the fetch tests, started in this process (test/_servers/per_test.ts).
+            // Per-test servers for the fetch tests, started in this process (test/_support/servers/per_test.ts).
             commands: serverCommands,
             provider: firefox(),
             instances: [{ browser: "firefox" }],
@@ -67,7 +67,7 @@ const testConfig = defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
-            // Per-test servers for the fetch tests, started in this process (test/_servers/per_test.ts).
+            // Per-test servers for the fetch tests, started in this process (test/_support/servers/per_test.ts).
             commands: serverCommands,
             provider: webkit(),
             instances: [{ browser: "webkit" }],

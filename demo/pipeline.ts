@@ -10,7 +10,7 @@
 // Run it: `npm run pipeline -- --mb 100` (flags below); `--s3` archives to S3
 // instead: the bucket SLUICE_S3_ENDPOINT, SLUICE_S3_ACCESS_KEY_ID,
 // SLUICE_S3_SECRET_ACCESS_KEY, SLUICE_S3_BUCKET (and SLUICE_S3_REGION) name,
-// or a local Ceph gateway started for the run (test/_s3/gateway.ts). In an application the
+// or a local Ceph gateway started for the run (test/_support/s3/gateway.ts). In an application the
 // imports are `sluice/...` and `sluice/node`; here they are relative so that the
 // demo runs from the repository.
 import { parseArgs } from "node:util";
@@ -25,7 +25,7 @@ import { GzipStream, type GzipOptions } from "../lib/gzip.ts";
 import { uploadStream } from "../lib/fetch.ts";
 import { fileSink, nodeCompressionWorker } from "../lib/node.ts";
 import { s3Sink, type S3Sink, type S3UploadResult } from "../lib/s3.ts";
-import { gateway, type Gateway } from "../test/_s3/gateway.ts";
+import { gateway, type Gateway } from "../test/_support/s3/gateway.ts";
 import { makeAuction, type Auction } from "./auction.ts";
 import { startUploadServer } from "./pipeline_server.ts";
 

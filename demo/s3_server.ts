@@ -6,7 +6,7 @@
 // (s3Presigner), so the keys never reach the page. Loaded through Vite.
 import { AwsV4Signer } from "aws4fetch";
 import { s3Presigner, type S3Presigner } from "../lib/s3.ts";
-import { gatewayFromEnv, startGateway, type GatewayConfig } from "../test/_s3/gateway.ts";
+import { gatewayFromEnv, startGateway, type GatewayConfig } from "../test/_support/s3/gateway.ts";
 
 /** Keys the page may write: everything else is refused by the presigner. */
 export const DEMO_PREFIX = "sluice-demo/";

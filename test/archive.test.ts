@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { blobSink, captureArchive, opfsSink, type ArchiveProgress } from "../lib/archive.ts";
 import { GunzipStream } from "../lib/gzip.ts";
-import { collectBytes, concat, deferred, sequence, streamOf } from "./_util.ts";
+import { collectBytes, concat, deferred, sequence, streamOf } from "./_support/util.ts";
 
 const hasOpfs = typeof (globalThis as { navigator?: { storage?: { getDirectory?: unknown } } }).navigator?.storage?.getDirectory === "function";
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { broadcast, SubscriberOverflowError } from "../lib/broadcast.ts";
 import { BranchOverflowError } from "../lib/tee.ts";
-import { collect, deferred, streamOf } from "./_util.ts";
+import { collect, deferred, streamOf } from "./_support/util.ts";
 
 /** A source fed by hand: `push` values, `close()` or `error()` it; counts pulls and notes its cancel. */
 function feed<T>() {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { ChunkStream } from "../lib/chunk.ts";
-import { collect, concat, cutAt, deferred, sequence, streamOf } from "./_util.ts";
+import { collect, concat, cutAt, deferred, sequence, streamOf } from "./_support/util.ts";
 
 async function recut(pieces: Uint8Array[], size: number): Promise<Uint8Array[]> {
   return collect(streamOf(pieces).pipeThrough(new ChunkStream(size)));

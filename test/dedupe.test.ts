@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { DedupeStream } from "../lib/dedupe.ts";
-import { collect, deferred, streamOf } from "./_util.ts";
+import { collect, deferred, streamOf } from "./_support/util.ts";
 
 interface Rec {
   id: unknown;

@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, inject, test } from "vitest";
 import { ReadableStream as PolyfillReadableStream } from "web-streams-polyfill";
 import { supportsRequestStreams, uploadStream, type UploadStreamOptions } from "../lib/fetch.ts";
-import { concat, deferred, sequence, sha256Hex } from "./_util.ts";
-import type { UploadRecord } from "./_servers/upload_server.ts";
-import { startServers } from "./_servers/per_test.ts";
+import { concat, deferred, sequence, sha256Hex } from "./_support/util.ts";
+import type { UploadRecord } from "./_support/servers/upload_server.ts";
+import { startServers } from "./_support/servers/per_test.ts";
 
 // Browser projects are named "chromium (chromium)": the project, then the instance.
 const runtime = inject("runtime").split(" ")[0]!;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { fold } from "../lib/fold.ts";
-import { deferred, sequence, streamOf } from "./_util.ts";
+import { deferred, sequence, streamOf } from "./_support/util.ts";
 
 describe("fold", () => {
   test("fold reduces every chunk in order with its index", async () => {

@@ -14,7 +14,7 @@ import { MsgpackDecoderStream, type MsgpackDecoderOptions } from "../lib/msgpack
 import { SseDecoderStream, type SseEvent } from "../lib/sse.ts";
 import { JsonLinesParseStream } from "../lib/json_lines.ts";
 import { JsonItemStream, JsonLimitError, JsonParseError } from "../lib/json_items.ts";
-import { concat, cutAt, isServerRuntime, streamOf } from "./_util.ts";
+import { concat, cutAt, isServerRuntime, streamOf } from "./_support/util.ts";
 
 const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 /** Runs per property: a few seconds in all with `npm test`, more with `npm run fuzz`. */

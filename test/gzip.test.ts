@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { inflateWork } from "../lib/_gunzip.ts";
 import { BLOCK_SIZE } from "../lib/_gzip.ts";
 import { type CompressionWorker, DeflateStream, GunzipStream, GzipStream, InflateStream, setCompressionPoolSize } from "../lib/gzip.ts";
-import { collect, collectBytes, concat, cutAt, deferred, delay, sha256Hex, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "./_util.ts";
+import { collect, collectBytes, concat, cutAt, deferred, delay, sha256Hex, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "./_support/util.ts";
 
 const polyfilled = (globalThis as { __sluicePolyfilled?: boolean }).__sluicePolyfilled === true;
 const isDeno = "Deno" in globalThis;
@@ -584,7 +584,7 @@ describe("workers", () => {
     for (const mode of ["throw", "reply"]) {
       test(`a pool worker that fails mid-stream (${mode === "throw" ? "an uncaught error" : "an error answer"}) errors the stream`, async () => {
         const dying = (): CompressionWorker => {
-          const w = new Worker(new URL("./_dying_worker.ts", import.meta.url), { type: "module" });
+          const w = new Worker(new URL("./_support/dying_worker.ts", import.meta.url), { type: "module" });
           w.postMessage({ mode });
           return w as unknown as CompressionWorker;
         };

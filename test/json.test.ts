@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { jsonStream, type JsonStreamOptions } from "../lib/json.ts";
-import { collect, concat, deferred } from "./_util.ts";
+import { collect, concat, deferred } from "./_support/util.ts";
 
 const encoder = new TextEncoder();
 

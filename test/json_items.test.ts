@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { JsonItemStream, JsonLimitError, JsonParseError, type JsonItem, type JsonItemStreamOptions } from "../lib/json_items.ts";
-import { collect, cutAt, deferred, streamOf } from "./_util.ts";
+import { collect, cutAt, deferred, streamOf } from "./_support/util.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { JsonLinesParseStream, JsonLinesStream } from "../lib/json_lines.ts";
-import { collect, concat, cutAt, deferred, streamOf } from "./_util.ts";
+import { collect, concat, cutAt, deferred, streamOf } from "./_support/util.ts";
 
 const encoder = new TextEncoder();
 

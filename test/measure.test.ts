@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { MeasureStream, type TransferProgress, type TransferReport } from "../lib/measure.ts";
-import { collect, deferred, delay, sequence, streamOf } from "./_util.ts";
+import { collect, deferred, delay, sequence, streamOf } from "./_support/util.ts";
 
 // The timed tests below inject delays of STEP ms on one side, on the test runner's
 // fake clock (timers and performance.now), so the times they assert are exact.

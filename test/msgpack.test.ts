@@ -4,7 +4,7 @@ import { decode, DecodeError, decodeMulti, encode, EXT_TIMESTAMP, ExtensionCodec
 import { addExtension, Packr, Unpackr } from "msgpackr";
 import { MsgpackDecoderStream, type MsgpackDecoderOptions, MsgpackEncoderStream, type MsgpackEncoderOptions } from "../lib/msgpack.ts";
 import { workOf } from "../lib/_msgpack.ts";
-import { collect, concat, cutAt, deferred, delay, sequence, streamOf } from "./_util.ts";
+import { collect, concat, cutAt, deferred, delay, sequence, streamOf } from "./_support/util.ts";
 
 function encodeAll(values: unknown[]): Uint8Array {
   return concat(values.map((v) => encode(v)));

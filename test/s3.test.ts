@@ -1,14 +1,14 @@
 // sluice/s3 against a real S3 server: Ceph's RADOS Gateway, started by the
-// global setup (test/_s3/gateway.ts). Every case runs in every runtime; the
+// global setup (test/_support/s3/gateway.ts). Every case runs in every runtime; the
 // browser pages presign through the Vitest process and check the bucket
-// through it too (test/_s3/kit.ts), so they hold no secret except in the
+// through it too (test/_support/s3/kit.ts), so they hold no secret except in the
 // cases that test signing with credentials.
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { captureArchive } from "../lib/archive.ts";
 import { jsonStream } from "../lib/json.ts";
 import { S3Error, s3PartSize, s3Presigner, s3Sink, type S3SinkOptions } from "../lib/s3.ts";
-import { s3Kit, type S3Kit } from "./_s3/kit.ts";
-import { collect, sha256Hex } from "./_util.ts";
+import { s3Kit, type S3Kit } from "./_support/s3/kit.ts";
+import { collect, sha256Hex } from "./_support/util.ts";
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB; // S3's minimum part size, to keep the tests small

@@ -8,8 +8,8 @@ import {
   type SseEvent,
   type SseMessage,
 } from "../lib/sse.ts";
-import { collect, collectBytes, cutAt, deferred, streamOf } from "./_util.ts";
-import type { SseStep } from "./_servers/sse_route.ts";
+import { collect, collectBytes, cutAt, deferred, streamOf } from "./_support/util.ts";
+import type { SseStep } from "./_support/servers/sse_route.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -664,7 +664,7 @@ function receive(url: string, types: Iterable<string>, until?: string): Promise<
 }
 
 // The test servers' /sse route writes a script through SseEncoderStream (see
-// test/_servers/sse_route.ts); a real EventSource must receive exactly these events.
+// test/_support/servers/sse_route.ts); a real EventSource must receive exactly these events.
 describe("SseEncoderStream over HTTP", () => {
   // Browser projects are named "chromium (chromium)": the project, then the instance.
   const runtime = inject("runtime").split(" ")[0]!;

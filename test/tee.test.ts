@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { BranchOverflowError, tee, type BranchOptions, type BranchReport } from "../lib/tee.ts";
-import { collect, deferred, sequence, streamOf } from "./_util.ts";
+import { collect, deferred, sequence, streamOf } from "./_support/util.ts";
 
 /** Lets every pending promise reaction run (streams make progress in microtasks only). */
 function settle(): Promise<void> {

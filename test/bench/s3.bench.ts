@@ -10,7 +10,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { AwsClient } from "aws4fetch";
 import { s3Sink } from "../../lib/s3.ts";
-import { gatewayEnvLines, gatewayFromEnv, startGateway, type GatewayConfig } from "../_s3/gateway.ts";
+import { gatewayEnvLines, gatewayFromEnv, startGateway, type GatewayConfig } from "../_support/s3/gateway.ts";
 import { main, suite } from "./_harness.ts";
 
 const MiB = 1024 * 1024;

@@ -3,7 +3,7 @@
 // writer.write on a server to the decoder emitting the event on a client over
 // a local HTTP/1.1 connection, with one client and with 500 (median, p99 and
 // spread, and how much of the tail coincides with garbage collection); and the
-// full load run (500 clients, 10,000 events, 50 stalling; see test/_servers/sse_load.ts).
+// full load run (500 clients, 10,000 events, 50 stalling; see test/_support/servers/sse_load.ts).
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -410,7 +410,7 @@ if (wanted("latency")) {
 }
 
 if (wanted("load")) {
-  const { runSseLoad } = await import("../_servers/sse_load.ts");
+  const { runSseLoad } = await import("../_support/servers/sse_load.ts");
   const clients = 500;
   const stalled = 50;
   const events = 10_000;

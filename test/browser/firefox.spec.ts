@@ -3,7 +3,7 @@
 // bodies, so the page must say so plainly, offer download mode only, and run it.
 import { expect, test } from "@playwright/test";
 import type { Page } from "puppeteer-core";
-import { launchFirefox } from "../firefox_provider.ts";
+import { launchFirefox } from "../_support/firefox_provider.ts";
 import type { ServerState } from "../../demo/api.ts";
 
 type Launched = Awaited<ReturnType<typeof launchFirefox>>;

@@ -51,7 +51,7 @@ export default defineConfig({
       use: { browserName: "chromium", launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, "--disable-http2"] } },
     },
     { name: "firefox", testMatch: "firefox.spec.ts" },
-    // WebKitGTK's MiniBrowser over W3C WebDriver (test/webkit_provider.ts).
+    // WebKitGTK's MiniBrowser over W3C WebDriver (test/_support/webkit_provider.ts).
     { name: "webkit", testMatch: "webkit.spec.ts" },
   ],
   webServer: {

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { makeAuction } from "../../demo/auction.ts";
 import type { ServerState } from "../../demo/api.ts";
-import { launchWebKit, type WebKitSession } from "../webkit_provider.ts";
+import { launchWebKit, type WebKitSession } from "../_support/webkit_provider.ts";
 
 let webkit: WebKitSession | undefined;
 

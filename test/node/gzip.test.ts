@@ -14,7 +14,7 @@ import { BLOCK_SIZE, crc32, crc32Combine, FINAL_EMPTY } from "../../lib/_gzip.ts
 import { startThread } from "../../lib/_node_threads.ts";
 import { type CompressionWorker, DeflateStream, GunzipStream, GzipStream, InflateStream } from "../../lib/gzip.ts";
 import { nodeCompressionWorker } from "../../lib/node.ts";
-import { collectBytes, concat, cutAt, deferred, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "../_util.ts";
+import { collectBytes, concat, cutAt, deferred, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "../_support/util.ts";
 
 function text(length: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -331,7 +331,7 @@ describe("the block layout against zlib", () => {
 });
 
 describe("the shared pool in Node", () => {
-  const dyingWorker = fileURLToPath(new URL("../_dying_worker.ts", import.meta.url));
+  const dyingWorker = fileURLToPath(new URL("../_support/dying_worker.ts", import.meta.url));
   const dying = (mode: string) => (): CompressionWorker => {
     const w = startThread({ Worker: Worker as never, fileURLToPath }, new URL(`file://${dyingWorker}`));
     w.postMessage({ mode }, []);

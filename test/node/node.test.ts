@@ -8,7 +8,7 @@ import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { captureArchive } from "../../lib/archive.ts";
 import { fileSink } from "../../lib/node.ts";
-import { collectBytes, concat, deferred, sequence, streamOf } from "../_util.ts";
+import { collectBytes, concat, deferred, sequence, streamOf } from "../_support/util.ts";
 
 let dir: string;
 beforeEach(() => {

@@ -5,7 +5,7 @@ import { connect, type AddressInfo, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, test } from "vitest";
 import { DestinationClosedError, pipeToNode } from "../../lib/node.ts";
-import { deferred, sequence, streamOf } from "../_util.ts";
+import { deferred, sequence, streamOf } from "../_support/util.ts";
 
 const CHUNK = 64 * 1024;
 

@@ -12,7 +12,7 @@ import { JSON_PATH_PROPERTY } from "../../lib/json.ts";
 import { formatReport, ordersOf, runPipeline } from "../../demo/pipeline.ts";
 import { startUploadServer, type UploadServer, type UploadServerOptions } from "../../demo/pipeline_server.ts";
 import { s3Sink } from "../../lib/s3.ts";
-import { inspectObject, readObject, removeObject } from "../_s3/client.ts";
+import { inspectObject, readObject, removeObject } from "../_support/s3/client.ts";
 
 const MB = 1e6;
 

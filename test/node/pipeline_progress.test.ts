@@ -3,7 +3,7 @@
 import { afterEach, expect, test } from "vitest";
 import { startUploadServer, type UploadProgress, type UploadServer } from "../../demo/pipeline_server.ts";
 import { SseDecoderStream, type SseEvent } from "../../lib/sse.ts";
-import { sequence } from "../_util.ts";
+import { sequence } from "../_support/util.ts";
 
 let server: UploadServer | undefined;
 afterEach(async () => {

@@ -4,7 +4,7 @@
 // while the server's memory stays flat. This is the small variant, bounded to about ten seconds on
 // a busy machine; `npm run bench -- --file=sse` runs the full one (500 clients, 10,000 events).
 import { expect, inject, test } from "vitest";
-import { runSseLoad } from "../_servers/sse_load.ts";
+import { runSseLoad } from "../_support/servers/sse_load.ts";
 
 const MiB = 2 ** 20;
 // The server runs in Node (a child process started through tsx); the polyfill run cannot read

@@ -1,19 +1,19 @@
 // The workerd project: the test files run inside Cloudflare's Workers runtime
 // through @cloudflare/vitest-pool-workers, configured inline (no wrangler
 // file). workerd cannot listen, so the servers the tests need run in the
-// Vitest process (test/servers.ts) and are reached over loopback.
+// Vitest process (test/_support/global_setup.ts) and are reached over loopback.
 import type { TestProjectInlineConfiguration } from "vitest/config";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeCertificate } from "../_servers/cert.ts";
+import { makeCertificate } from "../_support/servers/cert.ts";
 
 /**
  * workerd's network trusts the system's CAs plus those of NODE_EXTRA_CA_CERTS,
  * which miniflare reads once, when it is loaded; and the pool cannot swap the
  * network service for one with trusted certificates. So the test servers'
  * certificate is made first, handed to miniflare that way and to the servers
- * through SLUICE_TEST_CERT_DIR (test/_servers/server_set.ts), and removed
+ * through SLUICE_TEST_CERT_DIR (test/_support/servers/server_set.ts), and removed
  * when the process exits.
  */
 function shareCertificate(): void {

@@ -8,7 +8,7 @@ import readme from "../../README.md?raw";
 import source from "./readme_worker.ts?raw";
 import worker from "./readme_worker.ts";
 import { GunzipStream } from "../../lib/index.ts";
-import { collectBytes } from "../_util.ts";
+import { collectBytes } from "../_support/util.ts";
 
 function expectedJson(rows: number): string {
   return JSON.stringify({ rows: Array.from({ length: rows }, (_, i) => ({ id: i, name: `row ${i}` })) });

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string; exports: Record<string, unknown> };
 const path = join(root, "deno.json");
 const deno = JSON.parse(readFileSync(path, "utf8")) as { version?: string; exports?: Record<string, string> };
@@ -18,6 +18,6 @@ if (JSON.stringify(deno.exports) === JSON.stringify(wanted) && deno.version === 
   writeFileSync(path, `${JSON.stringify({ ...deno, version: pkg.version, exports: wanted }, null, 2)}\n`);
   console.log(`deno.json rewritten: ${Object.keys(wanted).length} exports, version ${pkg.version}`);
 } else {
-  console.error("deno.json differs from package.json's exports or version: run `node --import tsx test/deno_json.ts --write`");
+  console.error("deno.json differs from package.json's exports or version: run `node --import tsx test/_support/deno_json.ts --write`");
   process.exit(1);
 }

@@ -4,18 +4,18 @@
 // runner's output is printed whole when it ends, under npm's own
 // "> sluice@VERSION test:NAME" header, so that its summary lines stay together
 // (.ci/run greps them); a table of every runner's outcome and time ends the
-// run. One S3 gateway (test/_s3/gateway.ts) is started first and shared by all
+// run. One S3 gateway (test/_support/s3/gateway.ts) is started first and shared by all
 // runners through SLUICE_S3_*, unless the environment already names one.
 //
-//   node --import tsx test/run.ts                  # everything
-//   node --import tsx test/run.ts test:node test:webkit
-//   SLUICE_TEST_LANES=1 node --import tsx test/run.ts   # one after the other
+//   node --import tsx test/_support/run.ts                  # everything
+//   node --import tsx test/_support/run.ts test:node test:webkit
+//   SLUICE_TEST_LANES=1 node --import tsx test/_support/run.ts   # one after the other
 //   SLUICE_TEST_RUNNER_TIMEOUT=600 ...                   # stop a runner after 600 s (default 900)
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gateway, gatewayEnvLines, gatewayFromEnv, type Gateway } from "./_s3/gateway.ts";
+import { gateway, gatewayEnvLines, gatewayFromEnv, type Gateway } from "./s3/gateway.ts";
 
 interface Job {
   script: string;
@@ -42,7 +42,7 @@ const JOBS: Job[] = [
 ];
 
 // A test:* script added to package.json later runs too, until it is given a place above.
-const scripts = Object.keys((JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> }).scripts);
+const scripts = Object.keys((JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> }).scripts);
 for (const script of scripts) {
   if (script.startsWith("test:") && !JOBS.some((j) => j.script === script)) JOBS.push({ script, estimate: 30 });
 }

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const check = process.argv.includes("--check");
 
 /**
@@ -94,7 +94,7 @@ console.log(table);
 const problems: string[] = [];
 for (const r of rows) {
   const budget = BUDGETS[r.name];
-  if (budget === undefined) problems.push(`${r.name} has no size budget: add one to BUDGETS in test/size.ts`);
+  if (budget === undefined) problems.push(`${r.name} has no size budget: add one to BUDGETS in test/_support/size.ts`);
   else if (r.gzipped > budget) problems.push(`${r.name} is ${r.gzipped} bytes gzipped, over its budget of ${budget}`);
   if (PRIMITIVES.includes(r.name)) {
     const codecs = r.libraries.filter((l) => CODECS.includes(l));

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const output = join(root, "docs", "api");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { exports: Record<string, { deno?: string } | string> };
 const entries = [...new Set(Object.values(pkg.exports).flatMap((t) => (typeof t === "object" && t.deno ? [t.deno] : [])))];

@@ -14,7 +14,7 @@
 //     answers the text as an event stream, as it is (UTF-8), and ends.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { SSE_KEEP_ALIVE, SseEncoderStream, type SseMessage } from "../../lib/sse.ts";
+import { SSE_KEEP_ALIVE, SseEncoderStream, type SseMessage } from "../../../lib/sse.ts";
 
 /** One step of an /sse script. */
 export type SseStep =

@@ -22,7 +22,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const lib = join(root, "lib");
 // Outside node_modules, where Deno would not strip types; ignored by git.
 const out = join(root, ".doc-examples");
@@ -108,7 +108,7 @@ function moduleSource(example: Example, modules: Map<string, string>, path: stri
   });
   return [
     // One line, so that the example's lines keep their numbers (less one); imports are hoisted anyway.
-    "const console = { ...globalThis.console, log: (..._: unknown[]): void => {} }; // Generated from a JSDoc example; see test/doc_examples.ts.",
+    "const console = { ...globalThis.console, log: (..._: unknown[]): void => {} }; // Generated from a JSDoc example; see test/_support/doc_examples.ts.",
     ...body,
     "",
     // Declared after the body so that the example's line numbers are unchanged; hoisted as functions are.

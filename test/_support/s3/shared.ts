@@ -1,6 +1,6 @@
 // One S3 gateway per Vitest process, shared by every project that runs in it
 // (each project's global setup asks for it; the last to let go stops it), or
-// the one the environment names (test/_s3/gateway.ts).
+// the one the environment names (test/_support/s3/gateway.ts).
 import { gateway, type Gateway, type GatewayConfig } from "./gateway.ts";
 
 interface Shared {
@@ -40,7 +40,7 @@ export async function sharedGateway(): Promise<{ config: GatewayConfig; release:
 /** The gateway the global setup of this process started or found (for browser commands, which run here). */
 export async function currentGateway(): Promise<GatewayConfig> {
   const shared = (globalThis as { [KEY]?: Shared })[KEY];
-  if (!shared) throw new Error("no S3 test gateway in this process: the global setup (test/servers.ts) starts it");
+  if (!shared) throw new Error("no S3 test gateway in this process: the global setup (test/_support/global_setup.ts) starts it");
   const { stop: _, startupMs: __, ...config } = await shared.started;
   return config;
 }

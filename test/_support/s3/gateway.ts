@@ -12,8 +12,8 @@
 // runs started in parallel. Run as a program, this module starts one, prints
 // those lines and stays until it is killed:
 //
-//   node --import tsx test/_s3/gateway.ts            # prints SLUICE_S3_...=... lines
-//   node --import tsx test/_s3/gateway.ts -- CMD...   # runs CMD with them set, then stops
+//   node --import tsx test/_support/s3/gateway.ts            # prints SLUICE_S3_...=... lines
+//   node --import tsx test/_support/s3/gateway.ts -- CMD...   # runs CMD with them set, then stops
 import { execFile, execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -210,7 +210,7 @@ export async function startGateway(options: { bucket?: string; timeoutMs?: numbe
   const bucket = options.bucket ?? "sluice-test";
   for (const tool of ["ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool"]) {
     if (!["/usr/bin", "/usr/sbin", "/usr/local/bin"].some((d) => existsSync(join(d, tool)))) {
-      throw new Error(`S3 test gateway: ${tool} is missing; install Debian's radosgw, ceph-mon and ceph-osd (test/ensure_s3.sh does)`);
+      throw new Error(`S3 test gateway: ${tool} is missing; install Debian's radosgw, ceph-mon and ceph-osd (test/_support/ensure_s3.sh does)`);
     }
   }
   sweepOrphans();

@@ -5,10 +5,10 @@
 // The browsers reach these servers as they reach the global ones: the routes
 // answer CORS, and both browsers are launched to accept the self-signed
 // certificate on any origin (Playwright's ignoreHTTPSErrors for Chromium,
-// acceptInsecureCerts in test/firefox_provider.ts for Firefox).
+// acceptInsecureCerts in test/_support/firefox_provider.ts for Firefox).
 import type { BrowserCommand } from "vitest/node";
 import { startServerSet, type ServerSet, type ServerUrls } from "./server_set.ts";
-import { s3Commands } from "../_s3/commands.ts";
+import { s3Commands } from "../s3/commands.ts";
 import { createGunzip, createInflateRaw } from "node:zlib";
 
 /** What `startServers` answers: the set's addresses and the id to stop it with. */

@@ -21,9 +21,9 @@
 import { createServer as createHttp1, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttp2, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
-import { broadcast } from "../../lib/broadcast.ts";
-import { pipeToNode } from "../../lib/node.ts";
-import { SseEncoderStream } from "../../lib/sse.ts";
+import { broadcast } from "../../../lib/broadcast.ts";
+import { pipeToNode } from "../../../lib/node.ts";
+import { SseEncoderStream } from "../../../lib/sse.ts";
 import { eventData, type HubStats } from "./sse_load.ts";
 
 const highWaterMark = Number(process.env.SSE_HUB_HWM ?? 16384);

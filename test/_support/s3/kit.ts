@@ -3,7 +3,7 @@
 // listen and should hold no secret, it goes through browser commands
 // (./commands.ts) to the Vitest process.
 import { inject } from "vitest";
-import type { S3PresignFunction } from "../../lib/s3.ts";
+import type { S3PresignFunction } from "../../../lib/s3.ts";
 import type { StoredObject } from "./client.ts";
 import type { FaultRules, ProxyStats } from "./fault_proxy.ts";
 import type { GatewayConfig } from "./gateway.ts";
@@ -34,9 +34,9 @@ export async function s3Kit(): Promise<S3Kit> {
   const config = inject("s3");
   const runtime = inject("runtime").split(" ")[0]!;
   const browser = !["node", "polyfill", "deno", "bun", "workerd"].includes(runtime);
-  // workerd cannot listen either: it calls the same commands over HTTP (test/_servers/control.ts).
+  // workerd cannot listen either: it calls the same commands over HTTP (test/_support/servers/control.ts).
   if (browser || runtime === "workerd") {
-    const { commands } = browser ? await import("vitest/browser") : { commands: (await import("../_servers/remote_commands.ts")).remoteCommands() };
+    const { commands } = browser ? await import("vitest/browser") : { commands: (await import("../servers/remote_commands.ts")).remoteCommands() };
     return {
       config,
       browser,
@@ -56,7 +56,7 @@ export async function s3Kit(): Promise<S3Kit> {
   const { inspectObject, removeObject } = await import("./client.ts");
   const { startFaultProxy } = await import("./fault_proxy.ts");
   const { startPresignRoute } = await import("./presign_route.ts");
-  const { s3Presigner } = await import("../../lib/s3.ts");
+  const { s3Presigner } = await import("../../../lib/s3.ts");
   return {
     config,
     browser,

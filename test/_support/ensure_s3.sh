@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Before `npm test`: the S3 tests run against a real S3 server, Ceph's RADOS
 # Gateway, which the test setup starts as a throwaway single-node store
-# (test/_s3/gateway.ts). On a Debian machine where we are root, install its
+# (test/_support/s3/gateway.ts). On a Debian machine where we are root, install its
 # packages when they are missing; elsewhere, say what is missing and how to
 # point the tests at a gateway that is already running.
 set -euo pipefail

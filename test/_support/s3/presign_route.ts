@@ -4,7 +4,7 @@
 // prefix are refused, as `authorize` should do in a real application.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { s3Presigner } from "../../lib/s3.ts";
+import { s3Presigner } from "../../../lib/s3.ts";
 import type { GatewayConfig } from "./gateway.ts";
 
 export interface PresignRoute {

@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { connect as connectHttp2, type ClientHttp2Session } from "node:http2";
 import { fileURLToPath } from "node:url";
 import { EventSource } from "eventsource";
-import { SseDecoderStream } from "../../lib/sse.ts";
+import { SseDecoderStream } from "../../../lib/sse.ts";
 
 /** What the hub tells about itself. */
 export interface HubStats {

@@ -6,7 +6,7 @@ import type { BrowserCommands } from "vitest/browser";
 
 export function remoteCommands(): BrowserCommands {
   const base = inject("serverControlUrl");
-  if (!base) throw new Error("no control server in this run (test/servers.ts starts it for workerd)");
+  if (!base) throw new Error("no control server in this run (test/_support/global_setup.ts starts it for workerd)");
   return new Proxy({} as BrowserCommands, {
     get: (_target, name) => async (...args: unknown[]) => {
       const response = await fetch(`${base}/command/${String(name)}`, { method: "POST", body: JSON.stringify(args) });

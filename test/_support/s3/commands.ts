@@ -3,8 +3,8 @@
 // presign its requests, to inspect and remove what it stored, and to start and
 // stop fault proxies and presign routes. See ./kit.ts for the page's side.
 import type { BrowserCommand } from "vitest/node";
-import type { S3PresignedRequest, S3PresignRequest } from "../../lib/s3.ts";
-import { s3Presigner } from "../../lib/s3.ts";
+import type { S3PresignedRequest, S3PresignRequest } from "../../../lib/s3.ts";
+import { s3Presigner } from "../../../lib/s3.ts";
 import { inspectObject, removeObject, type StoredObject } from "./client.ts";
 import { startFaultProxy, type FaultProxy, type FaultRules, type ProxyStats } from "./fault_proxy.ts";
 import { startPresignRoute, type PresignRoute } from "./presign_route.ts";
@@ -64,5 +64,5 @@ const s3StopPresignRoute: BrowserCommand<[string], void> = async (_c, id) => {
   await route?.close();
 };
 
-/** The commands, merged into `browser.commands` of the browser projects (test/_servers/commands.ts). */
+/** The commands, merged into `browser.commands` of the browser projects (test/_support/servers/commands.ts). */
 export const s3Commands = { s3Inspect, s3Remove, s3Presign, s3StartProxy, s3ProxyStats, s3StopProxy, s3StartPresignRoute, s3StopPresignRoute };

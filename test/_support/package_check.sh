@@ -6,7 +6,7 @@
 # arethetypeswrong runs with its esm-only profile (CommonJS `require` is not
 # supported; `import()` from CommonJS works).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -72,7 +72,7 @@ npm publish --dry-run --ignore-scripts "$tarball" 2>&1 | grep -E "^npm (notice|e
 npm publish --dry-run --ignore-scripts "$tarball" >/dev/null 2>&1
 
 echo "== deno.json (JSR)"
-node --import tsx test/deno_json.ts
+node --import tsx test/_support/deno_json.ts
 # Type-checks every export and looks for slow types, as publishing to JSR would.
 DENO_DIR="${DENO_DIR:-.deno}" npx deno publish --dry-run --allow-dirty 2>&1 | grep -E "Success|error|warning" || true
 DENO_DIR="${DENO_DIR:-.deno}" npx deno publish --dry-run --allow-dirty >/dev/null 2>&1

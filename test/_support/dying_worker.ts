@@ -2,7 +2,7 @@
 // stream does when a pool thread fails: told its mode by a first message ({ mode }), it
 // compresses one block as the real worker does, then on the next one throws an uncaught
 // error ("throw"), answers with an error ("reply"), or ends its thread ("exit", Node only).
-import { type BlockJob, runJob } from "../lib/_gzip.ts";
+import { type BlockJob, runJob } from "../../lib/_gzip.ts";
 
 const scope = globalThis as unknown as {
   onmessage: ((event: { data: BlockJob | { mode: string } }) => void) | null;

@@ -1,5 +1,5 @@
 // One set of the local test servers, started in the calling process: the three
-// servers below share one request handler (test/_servers/upload_server.ts, so
+// servers below share one request handler (test/_support/servers/upload_server.ts, so
 // an upload to one can be queried on any of them), all listen on 127.0.0.1
 // port 0, and `close` stops listening and destroys every open connection and
 // HTTP/2 session, so nothing of the set outlives it.
@@ -8,9 +8,9 @@
 //   http2Url   HTTPS with HTTP/2 (HTTP/1.1 offered too), self-signed certificate
 //   https1Url  HTTPS with HTTP/1.1 only (what Chromium refuses to stream to)
 //
-// Used by the global setup (test/servers.ts), by the per-test servers of
-// Node and Deno (test/_servers/per_test.ts), and by the browser commands that
-// start per-test servers for the browser runs (test/_servers/commands.ts).
+// Used by the global setup (test/_support/global_setup.ts), by the per-test servers of
+// Node and Deno (test/_support/servers/per_test.ts), and by the browser commands that
+// start per-test servers for the browser runs (test/_support/servers/commands.ts).
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from "node:http2";

@@ -1,16 +1,16 @@
 // Global setup for every test project: starts one set of the local servers
-// (see test/_servers/server_set.ts) for the tests that share servers across a
+// (see test/_support/servers/server_set.ts) for the tests that share servers across a
 // run, and hands their addresses to the tests through `inject`. They listen on
 // 127.0.0.1, port 0, and are closed (open connections destroyed) in teardown,
 // which Vitest runs however the tests ended. The fetch tests do not use these:
-// each of them starts servers of its own (test/_servers/per_test.ts).
-// Routes: see test/_servers/upload_server.ts.
+// each of them starts servers of its own (test/_support/servers/per_test.ts).
+// Routes: see test/_support/servers/upload_server.ts.
 import type { TestProject } from "vitest/node";
-import { startServerSet } from "./_servers/server_set.ts";
-import { startControlServer } from "./_servers/control.ts";
-import { serverCommands } from "./_servers/commands.ts";
-import { sharedGateway } from "./_s3/shared.ts";
-import type { GatewayConfig } from "./_s3/gateway.ts";
+import { startServerSet } from "./servers/server_set.ts";
+import { startControlServer } from "./servers/control.ts";
+import { serverCommands } from "./servers/commands.ts";
+import { sharedGateway } from "./s3/shared.ts";
+import type { GatewayConfig } from "./s3/gateway.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -23,9 +23,9 @@ declare module "vitest" {
     https1Url: string;
     /** PEM of the servers' self-signed certificate, for Node and Deno clients to trust. */
     tlsCert: string;
-    /** Where the workerd run calls the browser commands over HTTP (test/_servers/control.ts); "" elsewhere. */
+    /** Where the workerd run calls the browser commands over HTTP (test/_support/servers/control.ts); "" elsewhere. */
     serverControlUrl: string;
-    /** The S3 gateway of the run (test/_s3/gateway.ts): endpoint, region, keys and a bucket with CORS. */
+    /** The S3 gateway of the run (test/_support/s3/gateway.ts): endpoint, region, keys and a bucket with CORS. */
     s3: GatewayConfig;
   }
 }
