@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type BlockJob, type BlockResult } from "./_gzip.ts";
+import type { BlockJob, BlockResult } from "./_gzip.ts";
 import { startThread } from "./_node_threads.ts";
 
 /**

@@ -5,6 +5,10 @@
  * @module
  */
 
+// The replacer, space and holder types mirror JSON.stringify's own signatures, which take `any`
+// and the String and Number wrapper objects.
+// deno-lint-ignore-file no-explicit-any ban-types
+
 import { describeValue } from "./_internal.ts";
 
 /** A replacer as `JSON.stringify` takes it: a function, a list of keys, or null. */

@@ -5,8 +5,11 @@
  * @module
  */
 
+// The reviver's type mirrors JSON.parse's own signature, which takes `any`.
+// deno-lint-ignore-file no-explicit-any
+
 import { describeValue, MAX_QUEUED, readerCaughtUp } from "./_internal.ts";
-import { appendPath, JsonScanner, type Segment } from "./_json_scan.ts";
+import { JsonScanner, type Segment } from "./_json_scan.ts";
 
 export { JsonLimitError, JsonParseError } from "./_json_scan.ts";
 export type { JsonLimit, JsonParseErrorKind, JsonTextPosition } from "./_json_scan.ts";
