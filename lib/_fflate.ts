@@ -7,6 +7,7 @@
  */
 
 import { Deflate, deflateSync, type Inflate, inflateSync } from "fflate";
+import { concatBytes } from "./_internal.ts";
 
 /** The private state of fflate 0.8.3's streaming `Deflate` that sluice adjusts. */
 interface DeflateState {
@@ -126,7 +127,7 @@ function checkFlush(): void {
   if (ok) {
     parts.push(syncFlushTail(st!.r!), new Uint8Array([3, 0]));
     try {
-      const out = inflateSync(concat(parts));
+      const out = inflateSync(concatBytes(parts));
       ok = out.length === input.length && out.every((b, i) => b === input[i]);
     } catch {
       ok = false;
@@ -163,7 +164,7 @@ function checkShape(): void {
     const parts: Uint8Array[] = [];
     safeDeflate(6, (d) => parts.push(d)).push(input, true);
     try {
-      const out = inflateSync(concat(parts));
+      const out = inflateSync(concatBytes(parts));
       ok &&= out.length === input.length && out.every((b, i) => b === input[i]);
     } catch {
       ok = false;
@@ -182,18 +183,6 @@ function checkShape(): void {
 function selfCheckInput(): Uint8Array {
   const out = new Uint8Array(10);
   out[4] = 116;
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const p of parts) {
-    out.set(p, n);
-    n += p.length;
-  }
   return out;
 }
 

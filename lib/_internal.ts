@@ -122,3 +122,16 @@ export function callSafely<A>(callback: (arg: A) => void, arg: A): void {
     });
   }
 }
+
+/** Joins byte chunks into one new array. */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}

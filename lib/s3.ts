@@ -9,7 +9,7 @@
  */
 
 import { AwsV4Signer } from "aws4fetch";
-import { describeValue } from "./_internal.ts";
+import { concatBytes, describeValue } from "./_internal.ts";
 
 /** Long-lived or temporary AWS-style credentials. */
 export interface S3Credentials {
@@ -454,14 +454,7 @@ async function nodeRequest(url: string, method: string, headers: Record<string, 
         for (const [name, value] of Object.entries(res.headers)) {
           if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(", ") : value);
         }
-        let length = 0;
-        for (const c of chunks) length += c.length;
-        const bytes = new Uint8Array(length);
-        length = 0;
-        for (const c of chunks) {
-          bytes.set(c, length);
-          length += c.length;
-        }
+        const bytes = concatBytes(chunks);
         const noBody = method === "HEAD" || status === 204 || status === 304;
         resolve(new Response(noBody ? null : bytes, { status, headers: answer }));
       });
