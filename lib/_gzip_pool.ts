@@ -16,9 +16,13 @@ import { startThread } from "./_node_threads.ts";
  * compression pool uses. It answers every message with exactly one message.
  */
 export interface CompressionWorker {
+  /** Sends a message to the worker, moving the listed buffers. */
   postMessage(message: unknown, transfer: Transferable[]): void;
+  /** Called with each message from the worker. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Called when the worker fails; the streams with blocks on it error. */
   onerror: ((event: unknown) => void) | null;
+  /** Stops the worker. */
   terminate(): void;
   /** Where present (Node, Bun), called while the worker has nothing to do, so it does not keep the process alive. */
   unref?(): void;

@@ -120,6 +120,7 @@ export interface Broadcast<T> {
  */
 export class SubscriberOverflowError extends BranchOverflowError {
   /**
+   * The error a subscriber that fell behind its bound is dropped with.
    * @param subscriber The subscriber's `index`.
    * @param highWaterMark The bound it passed.
    */

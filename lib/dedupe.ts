@@ -97,6 +97,7 @@ export class DedupeStream<T> extends TransformStream<T, T> {
   readonly maxKeys: number;
 
   /**
+   * Creates the stream; `key` gives each chunk's identity. Bad arguments throw here.
    * @param key Gives the key of a chunk.
    * @param options See {@linkcode DedupeOptions}.
    * @throws {TypeError} when `key` or `scope` is not a function or `options.seen` is not a `Set`.

@@ -156,6 +156,7 @@ export interface InflateOptions {
  */
 export class GzipStream extends TransformStream<Uint8Array, Uint8Array> {
   /**
+   * Creates a gzip compressor; bad options throw here, before any stream exists.
    * @throws {RangeError} when `level` is not an integer in 0..9, `mtime` is not a valid time
    * from 1970 to 2106, or `filename` holds a NUL or a character above U+00FF.
    * @throws {RangeError} when `workers` is not an integer from 0 to 256.
@@ -202,6 +203,7 @@ export class GzipStream extends TransformStream<Uint8Array, Uint8Array> {
  */
 export class DeflateStream extends TransformStream<Uint8Array, Uint8Array> {
   /**
+   * Creates a raw deflate compressor; bad options throw here, before any stream exists.
    * @throws {RangeError} when `level` is not an integer in 0..9.
    * @throws {RangeError} when `workers` is not an integer from 0 to 256.
    * @throws {TypeError} when the `"native"` engine is missing or combined with `level`,
@@ -256,6 +258,7 @@ export class DeflateStream extends TransformStream<Uint8Array, Uint8Array> {
  */
 export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
   /**
+   * Creates a gzip decompressor; bad options throw here, before any stream exists.
    * @throws {RangeError} when `maxOutputBytes` is not a non-negative integer or `Infinity`.
    * @throws {TypeError} when the `"native"` engine is asked for where `DecompressionStream` is missing.
    */
@@ -299,6 +302,7 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
  */
 export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
   /**
+   * Creates a raw deflate decompressor; bad options throw here, before any stream exists.
    * @throws {RangeError} when `maxOutputBytes` is not a non-negative integer or `Infinity`.
    * @throws {TypeError} when the `"native"` engine is asked for where `DecompressionStream` is missing.
    */

@@ -63,6 +63,7 @@ const MAX_QUEUED_CHUNKS = 16;
  */
 export class JsonLinesStream extends TransformStream<unknown, Uint8Array> {
   /**
+   * Creates the encoder; bad options throw here, before any stream exists.
    * @param options The replacer, chunk size, async detection and depth bound, as for {@linkcode jsonStream}.
    * @throws {TypeError | RangeError} on a bad option, naming it.
    */
@@ -169,7 +170,10 @@ export class JsonLinesParseStream extends TransformStream<Uint8Array | string, u
   /** The longest line accepted, in UTF-16 code units. */
   readonly maxLineLength: number;
 
-  /** @throws {RangeError} when `maxLineLength` is not a positive safe integer. */
+  /**
+   * Creates the parser; bad options throw here, before any stream exists.
+   * @throws {RangeError} when `maxLineLength` is not a positive safe integer.
+   */
   constructor(options: JsonLinesParseStreamOptions = {}) {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Cannot construct JsonLinesParseStream: options must be an object, got ${describeValue(options)}`);

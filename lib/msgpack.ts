@@ -125,6 +125,7 @@ export class MsgpackEncoderStream extends TransformStream<unknown, Uint8Array> {
   readonly chunkSize: number;
 
   /**
+   * Creates an encoder; bad options throw here, before any stream exists.
    * @param options See {@linkcode MsgpackEncoderOptions}.
    * @throws {RangeError} when `chunkSize` is not a non-negative safe integer.
    */
@@ -470,6 +471,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
   readonly limits: Readonly<MsgpackDecoderLimits>;
 
   /**
+   * Creates a decoder with the given limits; bad options throw here, before any stream exists.
    * @param options See {@linkcode MsgpackDecoderOptions}.
    * @throws {RangeError} when a limit is not a non-negative safe integer (or `Infinity`).
    */

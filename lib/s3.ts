@@ -13,7 +13,9 @@ import { concatBytes, describeValue } from "./_internal.ts";
 
 /** Long-lived or temporary AWS-style credentials. */
 export interface S3Credentials {
+  /** The access key id. */
   accessKeyId: string;
+  /** The secret access key; used to sign, never sent. */
   secretAccessKey: string;
   /** The session token of temporary credentials (STS). */
   sessionToken?: string;
@@ -34,6 +36,7 @@ export type S3Operation =
  * {@linkcode s3Presigner} accepts, as JSON, from a browser).
  */
 export interface S3PresignRequest {
+  /** The operation to sign. */
   operation: S3Operation;
   /** The object's key (the sink's `key` option, if it has one). */
   key?: string;
@@ -48,14 +51,19 @@ export interface S3PresignRequest {
   sha256?: string;
   /** For PutObject and CreateMultipartUpload: the object's headers. */
   contentType?: string;
+  /** For PutObject and CreateMultipartUpload: the object's Content-Encoding. */
   contentEncoding?: string;
+  /** For PutObject and CreateMultipartUpload: the object's user metadata (`x-amz-meta-*`). */
   metadata?: Record<string, string>;
 }
 
 /** A presigned request: where to send it and the headers to send with it (they are signed too). */
 export interface S3PresignedRequest {
+  /** The HTTP method. */
   method: string;
+  /** The presigned URL. */
   url: string;
+  /** Headers to send with the request. */
   headers: Record<string, string>;
 }
 
@@ -130,6 +138,7 @@ export interface S3Sink extends WritableStream<Uint8Array> {
 
 /** An S3 request that failed: which operation, which part, what the server said. */
 export class S3Error extends Error {
+  /** Always `"S3Error"`. */
   override name = "S3Error";
   /** The operation that failed. */
   readonly operation: S3Operation;
@@ -145,6 +154,7 @@ export class S3Error extends Error {
   readonly requestId?: string;
   /** Attempts made (1 + retries used). */
   readonly attempts: number;
+  /** Creates the error from what the failed request gave. */
   constructor(
     message: string,
     details: { operation: S3Operation; partNumber?: number; status?: number; code?: string; s3Message?: string; requestId?: string; attempts: number },
@@ -198,6 +208,7 @@ export function s3PartSize(partSize: number, partNumber: number): number {
 interface Target {
   endpoint?: URL;
   region: string;
+  /** The bucket to presign for. */
   bucket: string;
   key: string;
 }
@@ -931,9 +942,14 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
 export interface S3PresignerOptions {
   /** As for {@linkcode s3Sink}: path-style when given, else AWS's endpoint of `region`. */
   endpoint?: string | URL;
-  /** @default "us-east-1" */
+  /**
+   * The bucket's region, signed into every URL.
+   * @default "us-east-1"
+   */
   region?: string;
+  /** The bucket to presign for. */
   bucket: string;
+  /** The credentials that sign; they stay on the server. */
   credentials: S3Credentials;
   /** Seconds each presigned URL stays valid (1 to 604,800). @default 900 */
   expiresIn?: number;

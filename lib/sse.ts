@@ -184,6 +184,7 @@ export class SseEncoderStream extends TransformStream<SseMessage | string, Uint8
   readonly keepAliveMs: number | undefined;
 
   /**
+   * Creates an encoder; bad options throw here, before any stream exists.
    * @param options See {@linkcode SseEncoderOptions}.
    * @throws {RangeError} when `keepAliveMs` is not a positive number of at most 2147483647.
    * @throws {TypeError} when `options` is not an object.
@@ -421,6 +422,7 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
   #parser: EventParser;
 
   /**
+   * Creates a decoder; bad options throw here, before any stream exists.
    * @param options See {@linkcode SseDecoderOptions}.
    * @throws {RangeError} when a limit is not a positive safe integer.
    * @throws {TypeError} when `options` is not an object, or gives both `maxEventLength` and `maxEventSize` with different values.
