@@ -6,7 +6,7 @@
  */
 
 import { DecodeError, Decoder, type DecoderOptions, Encoder, type EncoderOptions } from "@msgpack/msgpack";
-import { describeValue, enqueueAll } from "./_internal.ts";
+import { describeValue, enqueueAll, optionsObject } from "./_internal.ts";
 import { Boundaries, registerWork } from "./_msgpack.ts";
 
 /** Options of {@linkcode MsgpackEncoderStream}: those of @msgpack/msgpack's `Encoder`, and batching. */
@@ -130,7 +130,7 @@ export class MsgpackEncoderStream extends TransformStream<unknown, Uint8Array> {
    * @throws {RangeError} when `chunkSize` is not a non-negative safe integer.
    */
   constructor(options: MsgpackEncoderOptions = {}) {
-    const { chunkSize = DEFAULT_CHUNK_SIZE, ...encoderOptions } = options;
+    const { chunkSize = DEFAULT_CHUNK_SIZE, ...encoderOptions } = optionsObject(options, "Cannot construct MsgpackEncoderStream");
     if (typeof chunkSize !== "number" || !Number.isSafeInteger(chunkSize) || chunkSize < 0) {
       throw new RangeError(
         `Cannot construct MsgpackEncoderStream: chunkSize must be a non-negative safe integer, got ${describeValue(chunkSize)}`,
@@ -476,6 +476,7 @@ export class MsgpackDecoderStream extends TransformStream<Uint8Array, unknown> {
    * @throws {RangeError} when a limit is not a non-negative safe integer (or `Infinity`).
    */
   constructor(options: MsgpackDecoderOptions = {}) {
+    options = optionsObject(options, "Cannot construct MsgpackDecoderStream");
     const { limits, valueOption } = readLimits(options);
     const { maxValueBytes, maxValueSize: _valueSize, maxDepth: _maxDepth, ...decoderLimits } = limits;
     const { maxValueSize: _deprecated, maxValueBytes: _bytes, maxDepth: _depthOption, ...decoderOptions } = options;

@@ -501,3 +501,13 @@ describe("MessagePack interoperability and round trips", () => {
     );
   });
 });
+
+describe("MessagePack options", () => {
+  test("MsgpackEncoderStream and MsgpackDecoderStream refuse an options argument that is not an object, naming it", () => {
+    for (const bad of [null, 5, "x"]) {
+      expect(() => new MsgpackEncoderStream(bad as never)).toThrow(new TypeError(`Cannot construct MsgpackEncoderStream: options must be an object, got ${bad === null ? "null" : typeof bad === "number" ? "number 5" : 'string "x"'}`));
+      expect(() => new MsgpackDecoderStream(bad as never)).toThrow(TypeError);
+    }
+    expect(() => new MsgpackDecoderStream(null as never)).toThrow("Cannot construct MsgpackDecoderStream: options must be an object, got null");
+  });
+});
