@@ -4,19 +4,9 @@
 // port chosen here; the port is kept in the environment so that the workers,
 // which load this file again, agree with the main process.
 import { defineConfig } from "@playwright/test";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../_support/loopback.ts";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 process.env.SLUICE_DEMO_PORT ??= String(await freePort());
 const port = Number(process.env.SLUICE_DEMO_PORT);

@@ -5,7 +5,7 @@
 // included, so signatures made for the proxy's address stay valid) and counts
 // what went through, so a test can check retries, concurrency and memory.
 import { request as httpRequest, createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "../loopback.ts";
 
 /** Which faults to inject; part numbers are those of UploadPart requests. */
 export interface FaultRules {
@@ -40,7 +40,6 @@ export async function startFaultProxy(upstream: string, rules: FaultRules = {}):
   const target = new URL(upstream);
   const stats: ProxyStats = { attempts: {}, acknowledgedPartBytes: 0, maxConcurrentParts: 0, requests: [] };
   let partsNow = 0;
-  const sockets = new Set<Socket>();
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, "http://proxy");
@@ -112,23 +111,10 @@ export async function startFaultProxy(upstream: string, rules: FaultRules = {}):
     }
   };
 
-  const server = createServer(handle);
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(createServer(handle));
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stats: () => structuredClone(stats),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close,
   };
 }

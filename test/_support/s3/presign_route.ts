@@ -3,8 +3,8 @@
 // browser test pages (another origin) can call it. Keys outside the given
 // prefix are refused, as `authorize` should do in a real application.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { s3Presigner } from "../../../lib/s3.ts";
+import { listenOnLoopback } from "../loopback.ts";
 import type { GatewayConfig } from "./gateway.ts";
 
 export interface PresignRoute {
@@ -36,25 +36,11 @@ export async function startPresignRoute(config: GatewayConfig, options: { endpoi
     res.writeHead(answer.status, { ...Object.fromEntries(answer.headers), ...CORS });
     res.end(Buffer.from(await answer.arrayBuffer()));
   };
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     handle(req, res).catch((error) => {
       res.writeHead(500, CORS).end(String(error));
     });
   });
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/s3/presign`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    }),
-  };
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}/api/s3/presign`, close };
 }

@@ -7,7 +7,7 @@
 //   POST /command/NAME   body: the JSON array of arguments
 //                        answer: { value } or, when the command threw, { error }
 import { createServer } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "../loopback.ts";
 
 // A browser command's shape: (context, ...args) => result. Of the context, only `sessionId` is given.
 type Command = (context: never, ...args: never[]) => unknown;
@@ -20,7 +20,6 @@ export interface ControlServer {
 }
 
 export async function startControlServer(commands: Record<string, Command>, sessionId: string): Promise<ControlServer> {
-  const sockets = new Set<Socket>();
   const server = createServer((request, response) => {
     const answer = (status: number, body: unknown) => {
       response.writeHead(status, { "content-type": "application/json" });
@@ -37,19 +36,6 @@ export async function startControlServer(commands: Record<string, Command>, sess
         .then((value) => answer(200, { value }), (error: Error) => answer(200, { error: error?.message ?? String(error) }));
     });
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const socket of sockets) socket.destroy();
-    }),
-  };
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}`, close };
 }
