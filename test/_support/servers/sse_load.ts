@@ -164,7 +164,9 @@ export async function runSseLoad(options: LoadOptions): Promise<LoadResult> {
       const droppedFlags = await Promise.all(stallers);
       await sent;
       const sendMs = lastReceivedAll - start;
-      const after = await stats();
+      // A client's close reaches the server a little later: wait until the server has ended every
+      // subscriber (the readers cancelled, the stalled ones detached) before taking its figures.
+      const after = await until("every subscriber ended", 10_000, stats, (s) => s.subscribers === 0);
       feedClosed = true;
       await ask(hub, { type: "end" }, "ended");
       // A stalled client's connection stays open after its stream was reset, until the client closes it.
