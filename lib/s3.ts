@@ -104,6 +104,15 @@ export interface S3SinkOptions {
   concurrency?: number;
   /** Retries of a request that failed with a network error, a 5xx or a 429. @default 3 */
   retries?: number;
+  /**
+   * The longest one attempt of a request may wait for the server's whole answer, in milliseconds;
+   * an attempt that takes longer (a stalled connection, a server that took the bytes and never
+   * answers) is abandoned and retried as a network error is. Allow for the time a part's bytes
+   * take to send at the slowest upload speed expected: 8 MiB at 1 Mbit/s is about 70 s.
+   * `0` waits as long as it takes (then only `signal` ends a stalled upload).
+   * @default 0
+   */
+  requestTimeout?: number;
   /** Aborts the upload: nothing is left in the bucket, the stream errors with the reason. */
   signal?: AbortSignal;
   /** The object's `Content-Type`. */
@@ -544,6 +553,7 @@ class PresignError extends Error {
  * SHA-256 of its bytes in the signed `x-amz-content-sha256`, which the server checks.
  * Requests that fail with a network error, a 5xx or a 429 are retried (`retries` times,
  * exponential backoff with full jitter, from 100 ms up to 5 s); any other 4xx fails at once.
+ * With `requestTimeout`, an attempt without its whole answer in that time is retried too.
  *
  * Two ways to authorise: `credentials` (servers), or `presign` (browsers): a function, or the
  * URL of a route of the application's server, that answers a presigned request for each
@@ -599,7 +609,8 @@ class PresignError extends Error {
  * @throws {TypeError} for a missing or mistyped option (both or neither of `credentials` and
  * `presign`, a bad `endpoint`, `bucket`, `key`, `metadata`...), or a runtime without WebCrypto.
  * @throws {RangeError} when `partSize` is not an integer from 5 MiB to 5 GiB, `concurrency` not
- * an integer of at least 1, or `retries` not an integer of at least 0.
+ * an integer of at least 1, `retries` not an integer of at least 0, or `requestTimeout` not an
+ * integer from 0 to 2,147,483,647.
  */
 export function s3Sink(options: S3SinkOptions): S3Sink {
   const name = "Cannot create s3Sink";
@@ -610,6 +621,7 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
   const partSize = checkInteger(name, "partSize", options.partSize ?? 8 * MiB, MIN_PART, MAX_PART, " bytes (5 MiB to 5 GiB, as S3 requires)");
   const concurrency = checkInteger(name, "concurrency", options.concurrency ?? 4, 1);
   const retries = checkInteger(name, "retries", options.retries ?? 3, 0);
+  const requestTimeout = checkInteger(name, "requestTimeout", options.requestTimeout ?? 0, 0, 2 ** 31 - 1, " milliseconds");
   const region = checkString(name, "region", options.region ?? "us-east-1");
   const contentType = options.contentType === undefined ? undefined : checkString(name, "contentType", options.contentType);
   const contentEncoding = options.contentEncoding === undefined ? undefined : checkString(name, "contentEncoding", options.contentEncoding);
@@ -690,7 +702,7 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
       if (attempt > 0) await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt), requestSignal);
       let response: Response | undefined;
       try {
-        response = await transport.send(r, body, requestSignal);
+        response = await sendOnce(r, body, requestSignal);
       } catch (error) {
         if (requestSignal.aborted) throw abortError(requestSignal);
         if (error instanceof PresignError) {
@@ -705,6 +717,28 @@ export function s3Sink(options: S3SinkOptions): S3Sink {
         if (response.status < 500 && response.status !== 429) return fail(r, last, attempt + 1);
       }
       if (attempt >= retries) return fail(r, last, attempt + 1);
+    }
+  }
+
+  /** One attempt, abandoned with a TimeoutError after `requestTimeout` ms without the whole answer. */
+  async function sendOnce(r: S3PresignRequest, body: Uint8Array | undefined, requestSignal: AbortSignal): Promise<Response> {
+    if (requestTimeout === 0) return transport.send(r, body, requestSignal);
+    const attempt = new AbortController();
+    const onStop = () => attempt.abort(requestSignal.reason);
+    requestSignal.addEventListener("abort", onStop, { once: true });
+    const timer = setTimeout(() => {
+      attempt.abort(new DOMException(`no answer within requestTimeout (${requestTimeout} ms)`, "TimeoutError"));
+    }, requestTimeout);
+    try {
+      const response = await transport.send(r, body, attempt.signal);
+      // The answer's body is short (an XML document at most): read it within the time too.
+      const answer = response.body === null ? null : new Uint8Array(await response.arrayBuffer());
+      return new Response(answer === null || answer.length === 0 ? null : answer, { status: response.status, statusText: response.statusText, headers: response.headers });
+    } catch (error) {
+      throw attempt.signal.aborted && !requestSignal.aborted ? attempt.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+      requestSignal.removeEventListener("abort", onStop);
     }
   }
 

@@ -244,6 +244,38 @@ describe("s3Sink with faults between it and the gateway", () => {
     await expectStored(key, bytes);
   });
 
+  test("a part's first attempt that is never answered: abandoned after requestTimeout, retried, and the object completes", async () => {
+    const key = newKey("stall");
+    const proxy = await kit.startProxy({ stallFirstAttemptOfPart: 2 });
+    const bytes = randomBytes(2 * PART + 99);
+    try {
+      const sink = s3Sink(sinkOptions(kit.browser ? "presigned" : "credentials", key, { requestTimeout: 5000 }, proxy.endpoint));
+      await source(bytes).pipeTo(sink);
+      expect((await sink.uploaded).parts).toBe(3);
+      expect((await proxy.stats()).attempts).toEqual({ 1: 1, 2: 2, 3: 1 });
+    } finally {
+      await proxy.close();
+    }
+    await expectStored(key, bytes);
+  });
+
+  test("a part never answered with retries: 0 fails after requestTimeout with a TimeoutError as the cause, nothing left", async () => {
+    const key = newKey("stall-fails");
+    const proxy = await kit.startProxy({ stallFirstAttemptOfPart: 1 });
+    try {
+      const sink = s3Sink(sinkOptions(kit.browser ? "presigned" : "credentials", key, { requestTimeout: 2000, retries: 0 }, proxy.endpoint));
+      const error = await source(randomBytes(2 * PART)).pipeTo(sink).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(S3Error);
+      const e = error as S3Error;
+      expect({ operation: e.operation, partNumber: e.partNumber, attempts: e.attempts }).toEqual({ operation: "UploadPart", partNumber: 1, attempts: 1 });
+      expect(e.message).toMatch(/^S3 UploadPart \(part 1\) of .* failed: network error \(no answer within requestTimeout \(2000 ms\)\)/);
+      expect((e.cause as Error).name).toBe("TimeoutError");
+    } finally {
+      await proxy.close();
+    }
+    await expectNothingLeft(key);
+  });
+
   test("a part that always fails: aborted after the retries, nothing left, the error names the part and why", async () => {
     const key = newKey("always-fails");
     const proxy = await kit.startProxy({ failPart: { partNumber: 2, status: 503, code: "ServiceUnavailable" } });
@@ -298,11 +330,13 @@ describe("s3Sink with faults between it and the gateway", () => {
 describe("s3Sink errors", () => {
   const base = () => sinkOptions("credentials", "k");
 
-  test("rejects a partSize under 5 MiB, a concurrency under 1 or not an integer, at construction", () => {
+  test("rejects a partSize under 5 MiB, a concurrency under 1 or not an integer, a negative requestTimeout, at construction", () => {
     expect(() => s3Sink({ ...base(), partSize: PART - 1 })).toThrow(new RangeError("Cannot create s3Sink: partSize must be an integer from 5242880 to 5368709120 bytes (5 MiB to 5 GiB, as S3 requires), got number 5242879"));
     expect(() => s3Sink({ ...base(), concurrency: 0 })).toThrow(new RangeError("Cannot create s3Sink: concurrency must be an integer of at least 1, got number 0"));
     expect(() => s3Sink({ ...base(), concurrency: 1.5 })).toThrow(new RangeError("Cannot create s3Sink: concurrency must be an integer of at least 1, got number 1.5"));
     expect(() => s3Sink({ ...base(), retries: -1 })).toThrow(RangeError);
+    expect(() => s3Sink({ ...base(), requestTimeout: -1 })).toThrow(new RangeError("Cannot create s3Sink: requestTimeout must be an integer from 0 to 2147483647 milliseconds, got number -1"));
+    expect(() => s3Sink({ ...base(), requestTimeout: "5s" as unknown as number })).toThrow(/requestTimeout must be an integer from 0 to 2147483647 milliseconds, got string/);
   });
 
   test("rejects missing or mistyped options with a TypeError naming them", () => {

@@ -1,9 +1,10 @@
 // A small HTTP proxy on 127.0.0.1 between an S3 sink and the gateway, that
 // injects the faults a real network and a real S3 have: a connection reset on
-// a part's first attempt, a part that always fails with a 5xx, a gateway that
-// reads part bodies slowly. It forwards every request as it came (Host header
-// included, so signatures made for the proxy's address stay valid) and counts
-// what went through, so a test can check retries, concurrency and memory.
+// a part's first attempt, a first attempt that is never answered, a part that
+// always fails with a 5xx, a gateway that reads part bodies slowly. It forwards
+// every request as it came (Host header included, so signatures made for the
+// proxy's address stay valid) and counts what went through, so a test can check
+// retries, concurrency and memory.
 import { request as httpRequest, createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { listenOnLoopback } from "../loopback.ts";
 
@@ -13,6 +14,8 @@ export interface FaultRules {
   resetFirstAttemptOfPart?: number;
   /** Answer every attempt of this part with this status and an S3 error document. */
   failPart?: { partNumber: number; status: number; code: string };
+  /** Read the whole body of this part's first attempt and never answer it (a stalled connection). */
+  stallFirstAttemptOfPart?: number;
   /** Wait this long after every 64 KiB of a part's body before reading on (a slow gateway). */
   partReadDelayMs?: number;
 }
@@ -55,6 +58,10 @@ export async function startFaultProxy(upstream: string, rules: FaultRules = {}):
           res.writeHead(rules.failPart!.status, { "content-type": "application/xml", "access-control-allow-origin": "*" });
           res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${rules.failPart!.code}</Code><Message>injected by the test proxy</Message></Error>`);
         });
+        return;
+      }
+      if (rules.stallFirstAttemptOfPart === partNumber && attempt === 1) {
+        req.resume(); // the connection ends when the client gives up, or when the proxy closes
         return;
       }
       if (rules.resetFirstAttemptOfPart === partNumber && attempt === 1) {
