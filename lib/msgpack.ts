@@ -234,11 +234,25 @@ function checkLimit(name: string, value: unknown): number {
   return value;
 }
 
-/** The limits in force, as {@linkcode MsgpackDecoderStream.limits} shows them. */
-export type MsgpackDecoderLimits = typeof DEFAULT_LIMITS & {
+/** The limits in force, as {@linkcode MsgpackDecoderStream.limits} shows them (see {@linkcode MsgpackDecoderOptions}). */
+export interface MsgpackDecoderLimits {
+  /** The largest string accepted, in UTF-8 bytes. */
+  maxStrLength: number;
+  /** The largest binary accepted, in bytes. */
+  maxBinLength: number;
+  /** The longest array accepted, in elements. */
+  maxArrayLength: number;
+  /** The largest map accepted, in entries. */
+  maxMapLength: number;
+  /** The largest extension payload accepted, in bytes. */
+  maxExtLength: number;
+  /** The deepest nesting of arrays and maps accepted. */
+  maxDepth: number;
+  /** The largest encoded value accepted, in bytes. */
+  maxValueBytes: number;
   /** @deprecated The same as `maxValueBytes`. */
   maxValueSize: number;
-};
+}
 
 /** The limits of `options`, defaults filled in, and the name the caller gave the value bound (for messages). */
 function readLimits(options: MsgpackDecoderOptions): { limits: MsgpackDecoderLimits; valueOption: string } {
