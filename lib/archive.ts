@@ -6,7 +6,7 @@
  * @module
  */
 
-import { callSafely, checkInterval, describeValue } from "./_internal.ts";
+import { callSafely, checkInterval, describeValue, optionsObject } from "./_internal.ts";
 import { GzipStream, type GzipOptions } from "./gzip.ts";
 import { MeasureStream, type TransferProgress } from "./measure.ts";
 import { tee } from "./tee.ts";
@@ -143,9 +143,7 @@ function capture(source: ReadableStream<Uint8Array>, sink: WritableStream<Uint8A
     throw new TypeError(`${name}: sink must be a WritableStream, got ${describeValue(sink)}`);
   }
   if (sink.locked) throw new TypeError(`${name}: sink is locked (it already has a writer or a pipe)`);
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${name}: options must be an object, got ${describeValue(options)}`);
-  }
+  options = optionsObject(options, name);
   const { gzip = {}, bestEffortStream = true, highWaterMark = 1 << 20, onProgress, interval = 100 } = options;
   if (gzip !== false && (typeof gzip !== "object" || gzip === null)) {
     throw new TypeError(`${name}: gzip must be GzipStream options or false, got ${describeValue(gzip)}`);
@@ -254,9 +252,7 @@ const FOLD_BYTES = 4 << 20;
  * ```
  */
 export function blobSink(options: BlobSinkOptions = {}): BlobSink {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot create blobSink: options must be an object, got ${describeValue(options)}`);
-  }
+  options = optionsObject(options, "Cannot create blobSink");
   const type = options.type ?? "";
   if (typeof type !== "string") throw new TypeError(`Cannot create blobSink: type must be a string, got ${describeValue(type)}`);
   let resolve!: (blob: Blob) => void;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 import { BranchOverflowError, type BranchReport } from "./tee.ts";
 
 /** Options of {@linkcode broadcast}. */
@@ -160,11 +160,7 @@ function defaultId(chunk: unknown): string | undefined {
 }
 
 function checkBroadcastOptions<T>(options: unknown): Required<BroadcastOptions<T>> {
-  if (options === undefined) options = {};
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot broadcast: options must be an object, got ${describeValue(options)}`);
-  }
-  const { replay = 0, id = defaultId, size = defaultSize, whenIdle = "pause" } = options as BroadcastOptions<T>;
+  const { replay = 0, id = defaultId, size = defaultSize, whenIdle = "pause" } = optionsObject(options as BroadcastOptions<T> | undefined, "Cannot broadcast");
   if (typeof replay !== "number" || !Number.isSafeInteger(replay) || replay < 0) {
     throw new RangeError(`Cannot broadcast: replay must be a non-negative safe integer, got ${describeValue(replay)}`);
   }
@@ -176,12 +172,9 @@ function checkBroadcastOptions<T>(options: unknown): Required<BroadcastOptions<T
   return { replay, id, size, whenIdle };
 }
 
-function checkSubscribeOptions(options: unknown): SubscribeOptions {
-  if (options === undefined) return {};
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot subscribe: options must be an object, got ${describeValue(options)}`);
-  }
-  const { highWaterMark, after } = options as SubscribeOptions;
+function checkSubscribeOptions(given: unknown): SubscribeOptions {
+  const options = optionsObject(given as SubscribeOptions | undefined, "Cannot subscribe");
+  const { highWaterMark, after } = options;
   if (highWaterMark !== undefined) {
     if (typeof highWaterMark !== "number") {
       throw new TypeError(`Cannot subscribe: highWaterMark must be a number, got ${describeValue(highWaterMark)}`);
@@ -193,7 +186,7 @@ function checkSubscribeOptions(options: unknown): SubscribeOptions {
   if (after !== undefined && typeof after !== "string") {
     throw new TypeError(`Cannot subscribe: after must be a string, got ${describeValue(after)}`);
   }
-  return options as SubscribeOptions;
+  return options;
 }
 
 /**

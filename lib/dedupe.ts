@@ -4,7 +4,7 @@
  * @module
  */
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 /** Options of {@linkcode DedupeStream}. */
 export interface DedupeOptions<T = unknown> {
@@ -107,9 +107,7 @@ export class DedupeStream<T> extends TransformStream<T, T> {
     if (typeof key !== "function") {
       throw new TypeError(`Cannot construct DedupeStream: key must be a function, got ${describeValue(key)}`);
     }
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot construct DedupeStream: options must be an object, got ${describeValue(options)}`);
-    }
+    options = optionsObject(options, "Cannot construct DedupeStream");
     const { seen: given, maxKeys = DEFAULT_MAX_KEYS, scope } = options;
     if (given !== undefined && !(given instanceof Set)) {
       throw new TypeError(`Cannot construct DedupeStream: seen must be a Set, got ${describeValue(given)}`);

@@ -19,7 +19,7 @@ import {
   gzipTrailer,
 } from "./_gzip.ts";
 import { type CompressionPool, type CompressionWorkerFactory, platformWorkerFactory, poolFor, poolSize, setPoolSize } from "./_gzip_pool.ts";
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 export type { CompressionWorker, CompressionWorkerFactory } from "./_gzip_pool.ts";
 
@@ -166,7 +166,7 @@ export class GzipStream extends TransformStream<Uint8Array, Uint8Array> {
    */
   constructor(options: GzipOptions = {}) {
     const name = "GzipStream";
-    checkObject(name, options);
+    optionsObject(options, `Cannot construct ${name}`);
     const engine = checkEngine(name, options.engine);
     if (engine === "native") {
       for (const key of ["level", "mtime", "filename", "worker", "workers"] as const) rejectWithNative(name, key, options[key]);
@@ -211,7 +211,7 @@ export class DeflateStream extends TransformStream<Uint8Array, Uint8Array> {
    */
   constructor(options: DeflateOptions = {}) {
     const name = "DeflateStream";
-    checkObject(name, options);
+    optionsObject(options, `Cannot construct ${name}`);
     const engine = checkEngine(name, options.engine);
     if (engine === "native") {
       for (const key of ["level", "worker", "workers"] as const) rejectWithNative(name, key, options[key]);
@@ -264,7 +264,7 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
    */
   constructor(options: InflateOptions = {}) {
     const name = "GunzipStream";
-    checkObject(name, options);
+    optionsObject(options, `Cannot construct ${name}`);
     const max = checkMax(name, options.maxOutputBytes);
     if (checkEngine(name, options.engine) === "native") {
       const native = nativeCompression(name, "DecompressionStream", "gzip");
@@ -308,7 +308,7 @@ export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
    */
   constructor(options: InflateOptions = {}) {
     const name = "InflateStream";
-    checkObject(name, options);
+    optionsObject(options, `Cannot construct ${name}`);
     const max = checkMax(name, options.maxOutputBytes);
     if (checkEngine(name, options.engine) === "native") {
       const native = nativeCompression(name, "DecompressionStream", "deflate-raw");
@@ -324,12 +324,6 @@ export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
 
 // ---------------------------------------------------------------------------
 // Argument checks
-
-function checkObject(name: string, options: unknown): void {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot construct ${name}: options must be an object, got ${describeValue(options)}`);
-  }
-}
 
 function checkEngine(name: string, engine: unknown): "fflate" | "native" {
   if (engine === undefined || engine === "fflate") return "fflate";

@@ -9,7 +9,7 @@
 // and the String and Number wrapper objects.
 // deno-lint-ignore-file no-explicit-any ban-types
 
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 /** A replacer as `JSON.stringify` takes it: a function, a list of keys, or null. */
 export type JsonReplacer =
@@ -235,10 +235,8 @@ function pathOf(stack: readonly Frame[], short = false): string {
 }
 
 function parseOptions(options: JsonStreamOptions | undefined, owner: string) {
-  if (options === undefined || options === null) options = {};
-  else if (typeof options !== "object") {
-    throw new TypeError(`${owner}: options must be an object, got ${describeValue(options)}`);
-  }
+  // null as well as undefined means no options, as JSON.stringify(value, null) does.
+  options = optionsObject(options ?? undefined, owner);
   const { replacer = null, space, chunkSize = 65536, async = true, maxDepth = DEFAULT_MAX_DEPTH } = options;
   let replacerFunction: ((this: any, key: string, value: any) => any) | null = null;
   let propertyList: string[] | null = null;

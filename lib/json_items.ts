@@ -8,7 +8,7 @@
 // The reviver's type mirrors JSON.parse's own signature, which takes `any`.
 // deno-lint-ignore-file no-explicit-any
 
-import { describeValue, MAX_QUEUED, readerCaughtUp } from "./_internal.ts";
+import { describeValue, MAX_QUEUED, readerCaughtUp, optionsObject } from "./_internal.ts";
 import { JsonScanner, type Segment } from "./_json_scan.ts";
 
 export { JsonLimitError, JsonParseError } from "./_json_scan.ts";
@@ -138,9 +138,7 @@ export class JsonItemStream<T = unknown> extends TransformStream<Uint8Array, Jso
     const list = checkPaths(paths);
     const selectors = list.map((p) => parsePath(p));
     checkOverlap(list, selectors);
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot construct JsonItemStream: options must be an object, got ${describeValue(options)}`);
-    }
+    options = optionsObject(options, "Cannot construct JsonItemStream");
     const { reviver } = options;
     if (reviver !== undefined && typeof reviver !== "function") {
       throw new TypeError(`Cannot construct JsonItemStream: reviver must be a function, got ${describeValue(reviver)}`);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { describeValue, enqueueAll, readerCaughtUp } from "./_internal.ts";
+import { describeValue, enqueueAll, readerCaughtUp, optionsObject } from "./_internal.ts";
 import { LineSplitter } from "./_lines.ts";
 import { jsonStream, type JsonReplacer } from "./json.ts";
 
@@ -68,9 +68,7 @@ export class JsonLinesStream extends TransformStream<unknown, Uint8Array> {
    * @throws {TypeError | RangeError} on a bad option, naming it.
    */
   constructor(options: JsonLinesStreamOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot construct JsonLinesStream: options must be an object, got ${describeValue(options)}`);
-    }
+    options = optionsObject(options, "Cannot construct JsonLinesStream");
     const jsonOptions = { replacer: options.replacer, chunkSize: options.chunkSize, async: options.async, maxDepth: options.maxDepth };
     // Checks the options now (throwing at `new`), on a value that needs no work.
     try {
@@ -175,9 +173,7 @@ export class JsonLinesParseStream extends TransformStream<Uint8Array | string, u
    * @throws {RangeError} when `maxLineLength` is not a positive safe integer.
    */
   constructor(options: JsonLinesParseStreamOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot construct JsonLinesParseStream: options must be an object, got ${describeValue(options)}`);
-    }
+    options = optionsObject(options, "Cannot construct JsonLinesParseStream");
     const { maxLineLength = 16 * 2 ** 20 } = options;
     if (typeof maxLineLength !== "number" || !Number.isSafeInteger(maxLineLength) || maxLineLength <= 0) {
       throw new RangeError(

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { CompressionWorker } from "./_gzip_pool.ts";
 import { startThread, workerUrl } from "./_node_threads.ts";
-import { describeValue } from "./_internal.ts";
+import { describeValue, optionsObject } from "./_internal.ts";
 
 /**
  * Starts one thread of sluice's compression pool on `worker_threads`: pass it as
@@ -249,9 +249,7 @@ export function pipeToNode(
       );
     }
   }
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot pipeToNode: options must be an object, got ${describeValue(options)}`);
-  }
+  options = optionsObject(options, "Cannot pipeToNode");
   const { signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Cannot pipeToNode: options.signal must be an AbortSignal, got ${describeValue(signal)}`);

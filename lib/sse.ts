@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue, enqueueAll } from "./_internal.ts";
+import { describeValue, enqueueAll, optionsObject } from "./_internal.ts";
 import { LineSplitter } from "./_lines.ts";
 
 /** One message for {@linkcode SseEncoderStream}. */
@@ -190,9 +190,7 @@ export class SseEncoderStream extends TransformStream<SseMessage | string, Uint8
    * @throws {TypeError} when `options` is not an object.
    */
   constructor(options: SseEncoderOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Cannot construct SseEncoderStream: options must be an object, got ${describeValue(options)}`);
-    }
+    options = optionsObject(options, "Cannot construct SseEncoderStream");
     const { keepAliveMs } = options;
     if (keepAliveMs !== undefined && (typeof keepAliveMs !== "number" || !(keepAliveMs > 0 && keepAliveMs <= MAX_TIMEOUT_MS))) {
       throw new RangeError(
@@ -476,9 +474,7 @@ export class SseDecoderStream extends TransformStream<Uint8Array | string, SseEv
 }
 
 function decoderLimits(options: SseDecoderOptions): { maxEventLength: number; maxLineLength: number } {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot construct SseDecoderStream: options must be an object, got ${describeValue(options)}`);
-  }
+  options = optionsObject(options, "Cannot construct SseDecoderStream");
   const { maxEventLength: length, maxEventSize: size } = options;
   if (length !== undefined && size !== undefined && length !== size) {
     throw new TypeError(
