@@ -6,16 +6,10 @@
  */
 
 import { DecodeError } from "@msgpack/msgpack";
+import type { MsgpackDecoderLimits } from "./msgpack.ts";
 
-/** The limits the scan checks at each header. */
-export interface ScanLimits {
-  maxStrLength: number;
-  maxBinLength: number;
-  maxArrayLength: number;
-  maxMapLength: number;
-  maxExtLength: number;
-  maxDepth: number;
-}
+/** The limits the scan checks at each header: all but the whole value's bound. */
+export type ScanLimits = Omit<MsgpackDecoderLimits, "maxValueBytes" | "maxValueSize">;
 
 /**
  * Finds where MessagePack values end without decoding them, so that the

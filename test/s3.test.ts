@@ -229,35 +229,26 @@ describe("s3Sink leaves nothing behind when the upload cannot complete", () => {
 });
 
 describe("s3Sink with faults between it and the gateway", () => {
-  test("a connection reset on a part's first attempt: the part is retried and the object completes", async () => {
-    const key = newKey("reset");
-    const proxy = await kit.startProxy({ resetFirstAttemptOfPart: 2 });
-    const bytes = randomBytes(2 * PART + 99);
-    try {
-      const sink = s3Sink(sinkOptions(kit.browser ? "presigned" : "credentials", key, {}, proxy.endpoint));
-      await source(bytes).pipeTo(sink);
-      expect((await sink.uploaded).parts).toBe(3);
-      expect((await proxy.stats()).attempts).toEqual({ 1: 1, 2: 2, 3: 1 });
-    } finally {
-      await proxy.close();
-    }
-    await expectStored(key, bytes);
-  });
-
-  test("a part's first attempt that is never answered: abandoned after requestTimeout, retried, and the object completes", async () => {
-    const key = newKey("stall");
-    const proxy = await kit.startProxy({ stallFirstAttemptOfPart: 2 });
-    const bytes = randomBytes(2 * PART + 99);
-    try {
-      const sink = s3Sink(sinkOptions(kit.browser ? "presigned" : "credentials", key, { requestTimeout: 5000 }, proxy.endpoint));
-      await source(bytes).pipeTo(sink);
-      expect((await sink.uploaded).parts).toBe(3);
-      expect((await proxy.stats()).attempts).toEqual({ 1: 1, 2: 2, 3: 1 });
-    } finally {
-      await proxy.close();
-    }
-    await expectStored(key, bytes);
-  });
+  const firstAttemptFaults = [
+    { fault: "a connection reset on a part's first attempt", rules: { resetFirstAttemptOfPart: 2 }, options: {} },
+    { fault: "a part's first attempt that is never answered (requestTimeout)", rules: { stallFirstAttemptOfPart: 2 }, options: { requestTimeout: 5000 } },
+  ];
+  for (const { fault, rules, options } of firstAttemptFaults) {
+    test(`${fault}: the part is retried and the object completes`, async () => {
+      const key = newKey("retried");
+      const proxy = await kit.startProxy(rules);
+      const bytes = randomBytes(2 * PART + 99);
+      try {
+        const sink = s3Sink(sinkOptions(kit.browser ? "presigned" : "credentials", key, options, proxy.endpoint));
+        await source(bytes).pipeTo(sink);
+        expect((await sink.uploaded).parts).toBe(3);
+        expect((await proxy.stats()).attempts).toEqual({ 1: 1, 2: 2, 3: 1 });
+      } finally {
+        await proxy.close();
+      }
+      await expectStored(key, bytes);
+    });
+  }
 
   test("a part never answered with retries: 0 fails after requestTimeout with a TimeoutError as the cause, nothing left", async () => {
     const key = newKey("stall-fails");
