@@ -272,7 +272,7 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    const work = { pushes: 0, headerScanned: 0 };
+    const work = { inflated: 0, headerScanned: 0 };
     super(decompressor(name, true, max, work));
     inflateWork.set(this, work);
   }
@@ -316,7 +316,7 @@ export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    const work = { pushes: 0, headerScanned: 0 };
+    const work = { inflated: 0, headerScanned: 0 };
     super(decompressor(name, false, max, work));
     inflateWork.set(this, work);
   }
