@@ -89,8 +89,9 @@ const subTableAt = new Uint16Array(1 << LITERAL_ROOT);
  * from + n)` (RFC 1951, 3.2.2), least significant bit first as deflate stores codes. Returns
  * the root table's index bits, or -1 where zlib refuses the code: over-subscribed, or
  * incomplete, which zlib allows only for a literal/length or distance code made of one code
- * of one bit. A code with no lengths at all is allowed but the code lengths' code (zlib would
- * fail later, on the missing end-of-block code); decoding with it fails at the first symbol.
+ * of one bit. A code with no lengths at all is allowed, as zlib allows it: its table decodes
+ * every bit as an invalid symbol (for the code lengths' code, as a length of 0, which ends in
+ * a missing end-of-block code: zlib's reading of such a block, to the same error).
  */
 function buildTable(lengths: Uint8Array, from: number, n: number, type: number, table: Int32Array, root: number): number {
   const count = lengthCount;
@@ -99,7 +100,6 @@ function buildTable(lengths: Uint8Array, from: number, n: number, type: number, 
   let max = 15;
   while (max > 0 && count[max] === 0) max--;
   if (max === 0) {
-    if (type === CODE_LENGTHS) return -1;
     table[0] = table[1] = INVALID | 1;
     return 1;
   }
