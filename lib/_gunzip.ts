@@ -230,7 +230,8 @@ class DeflateFeeder {
   total = 0;
   /** Input not yet inflated when inflating paused for the reader. */
   paused: Uint8Array | undefined;
-  readonly #inflater = new Inflater();
+  /** Made at the first deflate stream: its buffers are about 350 KiB. */
+  #inflater: Inflater | undefined;
   #started = false;
 
   constructor(
@@ -244,7 +245,7 @@ class DeflateFeeder {
 
   /** Begins a new deflate stream. */
   start(): void {
-    this.#inflater.reset();
+    (this.#inflater ??= new Inflater()).reset();
     this.#started = true;
   }
 
@@ -259,7 +260,7 @@ class DeflateFeeder {
 
   /** Feeds deflate data; returns what follows the end of the deflate stream, or undefined. */
   feed(data: Uint8Array): Uint8Array | undefined {
-    const inflater = this.#inflater;
+    const inflater = this.#inflater!;
     const controller = this.controller;
     inflater.input(data);
     for (;;) {
