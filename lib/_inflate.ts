@@ -253,11 +253,6 @@ export class Inflater {
     return this.#ip;
   }
 
-  /** Whether the final block has ended. */
-  get ended(): boolean {
-    return this.#mode === DONE;
-  }
-
   /** The output written since the last call, copied (the buffer is reused). */
   take(): Uint8Array {
     const out = this.#out;
