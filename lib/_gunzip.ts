@@ -24,7 +24,7 @@ export const inflateWork: WeakMap<object, InflateWork> = new WeakMap();
 
 /** The largest gzip header sluice accepts (FEXTRA is at most 64 KiB; names are rarely long). */
 const MAX_HEADER = 1 << 20;
-/** Deflate expands at most ~1032:1; bounding each slice bounds the output of one step. */
+/** Deflate expands at most ~1032:1: bounding each slice fed to a platform decompressor bounds its output. */
 const MAX_RATIO = 1032;
 /** Unread output chunks past which inflating waits for the reader, and how few it waits for. */
 const PAUSE_AT = 8;

@@ -6,7 +6,7 @@ import { describe, expect, test } from "vitest";
 import { DeflateStream, GunzipStream, GzipStream, InflateStream } from "../lib/gzip.ts";
 import { BitWriter, collectBytes, concat, cutAt, referenceDecompress, streamOf } from "./_support/util.ts";
 
-/** Canonical Huffman codes for code lengths (RFC 1951, 3.2.2); 0 means no code. */
+/** Canonical Huffman codes for code lengths (RFC 1951, 3.2.2), -1 where the length is 0 (no code). */
 function canonical(lengths: readonly number[]): number[] {
   const count = new Array<number>(16).fill(0);
   for (const l of lengths) if (l > 0) count[l]!++;
@@ -154,7 +154,7 @@ describe("InflateStream rejects what zlib rejects", () => {
   test("a code length code with no codes at all reads every length as 0, so the end-of-block code is missing", async () => {
     // zlib's reading: each bit decodes as a length of 0 (258 of them here), then the check fails.
     const w = new BitWriter();
-    dynamicHeader(w, { codeLengths: new Array<number>(19).fill(0), codeLengthCount: 4, literals: FOUR_LITERALS.slice(0, 257), distances: [1], symbols: [] });
+    dynamicHeader(w, { codeLengths: new Array<number>(19).fill(0), codeLengthCount: 4, literals: lengthsOf(257, {}), distances: [1], symbols: [] });
     w.bits(0, 258);
     await expectRejected(w.finish(), "invalid code -- missing end-of-block");
   });
