@@ -446,89 +446,17 @@ export class Inflater {
           const literals = this.#literals;
           const literalBits = this.#literalBits;
           const literalMask = (1 << literalBits) - 1;
-          // The fast loop: no input or output bounds to check while at least 7 input bytes
-          // (the most one symbol with its distance takes) and 258 bytes of room are left.
-          // It starts with fewer than 8 bits buffered, so the whole bytes still buffered when it
-          // stops are ones it read, and go back to the input.
+          // Most symbols: see #fast.
           if (count < 8 && inEnd - ip >= 7 && outEnd - op >= 258) {
-            const distances = this.#distances;
-            const distanceBits = this.#distanceBits;
-            const distanceMask = (1 << distanceBits) - 1;
-            const inLast = inEnd - 7;
-            const outLast = outEnd - 258;
-            let ended = false;
-            while (ip <= inLast && op <= outLast) {
-              if (count < 15) {
-                bits |= inp[ip++]! << count;
-                count += 8;
-                bits |= inp[ip++]! << count;
-                count += 8;
-              }
-              let entry = literals[bits & literalMask]!;
-              if ((entry & KIND) === LINK) entry = literals[(entry >>> 16) + ((bits >>> literalBits) & ((1 << ((entry >>> 4) & 15)) - 1))]!;
-              let n = entry & 15;
-              bits >>>= n;
-              count -= n;
-              let kind = entry & KIND;
-              if (kind === LITERAL) {
-                out[op++] = entry >>> 16;
-                continue;
-              }
-              if (kind !== BASE) {
-                if (kind === END_OF_BLOCK) {
-                  ended = true;
-                  break;
-                }
-                throw new Error("invalid literal/length code");
-              }
-              n = (entry >>> 4) & 15;
-              if (count < n) {
-                bits |= inp[ip++]! << count;
-                count += 8;
-              }
-              const length = (entry >>> 16) + (bits & ((1 << n) - 1));
-              bits >>>= n;
-              count -= n;
-              if (count < 15) {
-                bits |= inp[ip++]! << count;
-                count += 8;
-                bits |= inp[ip++]! << count;
-                count += 8;
-              }
-              entry = distances[bits & distanceMask]!;
-              if ((entry & KIND) === LINK) entry = distances[(entry >>> 16) + ((bits >>> distanceBits) & ((1 << ((entry >>> 4) & 15)) - 1))]!;
-              n = entry & 15;
-              bits >>>= n;
-              count -= n;
-              kind = entry & KIND;
-              if (kind !== BASE) throw new Error("invalid distance code");
-              n = (entry >>> 4) & 15;
-              if (count < n) {
-                bits |= inp[ip++]! << count;
-                count += 8;
-                if (count < n) {
-                  bits |= inp[ip++]! << count;
-                  count += 8;
-                }
-              }
-              const distance = (entry >>> 16) + (bits & ((1 << n) - 1));
-              bits >>>= n;
-              count -= n;
-              // Before the first slide `op` counts all output; after it, the window is full.
-              if (distance > op) throw new Error("invalid distance too far back");
-              let from = op - distance;
-              const end = op + length;
-              if (distance >= length && length > 32) {
-                out.copyWithin(op, from, from + length);
-                op = end;
-              } else {
-                while (op < end) out[op++] = out[from++]!;
-              }
-            }
-            const back = count >>> 3;
-            ip -= back;
-            count -= back << 3;
-            bits &= (1 << count) - 1;
+            this.#ip = ip;
+            this.#op = op;
+            this.#bits = bits;
+            this.#count = count;
+            const ended = this.#fast(outEnd);
+            ip = this.#ip;
+            op = this.#op;
+            bits = this.#bits;
+            count = this.#count;
             if (ended) {
               this.#mode = this.#final ? DONE : BLOCK;
               continue;
@@ -641,5 +569,108 @@ export class Inflater {
     this.#bits = bits;
     this.#count = count;
     return status;
+  }
+
+  /**
+   * The fast loop: no input or output bounds to check while at least 7 input bytes (the most
+   * one symbol with its distance takes) and 258 bytes of room are left. It starts with fewer
+   * than 8 bits buffered, so the whole bytes still buffered when it stops are ones it read,
+   * and go back to the input. Returns whether it stopped at the end of the block. In a method
+   * of its own, it is compiled as soon as it runs hot.
+   */
+  #fast(outEnd: number): boolean {
+    const inp = this.#in;
+    const inEnd = inp.length;
+    const out = this.#out;
+    let ip = this.#ip;
+    let op = this.#op;
+    let bits = this.#bits;
+    let count = this.#count;
+    const literals = this.#literals;
+    const literalBits = this.#literalBits;
+    const literalMask = (1 << literalBits) - 1;
+    const distances = this.#distances;
+    const distanceBits = this.#distanceBits;
+    const distanceMask = (1 << distanceBits) - 1;
+    const inLast = inEnd - 7;
+    const outLast = outEnd - 258;
+    let ended = false;
+    while (ip <= inLast && op <= outLast) {
+      if (count < 15) {
+        bits |= inp[ip++]! << count;
+        count += 8;
+        bits |= inp[ip++]! << count;
+        count += 8;
+      }
+      let entry = literals[bits & literalMask]!;
+      if ((entry & KIND) === LINK) entry = literals[(entry >>> 16) + ((bits >>> literalBits) & ((1 << ((entry >>> 4) & 15)) - 1))]!;
+      let n = entry & 15;
+      bits >>>= n;
+      count -= n;
+      let kind = entry & KIND;
+      if (kind === LITERAL) {
+        out[op++] = entry >>> 16;
+        continue;
+      }
+      if (kind !== BASE) {
+        if (kind === END_OF_BLOCK) {
+          ended = true;
+          break;
+        }
+        throw new Error("invalid literal/length code");
+      }
+      n = (entry >>> 4) & 15;
+      if (count < n) {
+        bits |= inp[ip++]! << count;
+        count += 8;
+      }
+      const length = (entry >>> 16) + (bits & ((1 << n) - 1));
+      bits >>>= n;
+      count -= n;
+      if (count < 15) {
+        bits |= inp[ip++]! << count;
+        count += 8;
+        bits |= inp[ip++]! << count;
+        count += 8;
+      }
+      entry = distances[bits & distanceMask]!;
+      if ((entry & KIND) === LINK) entry = distances[(entry >>> 16) + ((bits >>> distanceBits) & ((1 << ((entry >>> 4) & 15)) - 1))]!;
+      n = entry & 15;
+      bits >>>= n;
+      count -= n;
+      kind = entry & KIND;
+      if (kind !== BASE) throw new Error("invalid distance code");
+      n = (entry >>> 4) & 15;
+      if (count < n) {
+        bits |= inp[ip++]! << count;
+        count += 8;
+        if (count < n) {
+          bits |= inp[ip++]! << count;
+          count += 8;
+        }
+      }
+      const distance = (entry >>> 16) + (bits & ((1 << n) - 1));
+      bits >>>= n;
+      count -= n;
+      // Before the first slide `op` counts all output; after it, the window is full.
+      if (distance > op) throw new Error("invalid distance too far back");
+      let from = op - distance;
+      const end = op + length;
+      if (distance >= length && length > 32) {
+        out.copyWithin(op, from, from + length);
+        op = end;
+      } else {
+        while (op < end) out[op++] = out[from++]!;
+      }
+    }
+    const back = count >>> 3;
+    ip -= back;
+    count -= back << 3;
+    bits &= (1 << count) - 1;
+    this.#ip = ip;
+    this.#op = op;
+    this.#bits = bits;
+    this.#count = count;
+    return ended;
   }
 }
