@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Deflate, deflateSync, type Inflate, inflateSync } from "fflate";
+import { Deflate, deflateSync, inflateSync } from "fflate";
 import { concatBytes } from "./_internal.ts";
 
 /** The private state of fflate 0.8.3's streaming `Deflate` that sluice adjusts. */
@@ -184,60 +184,4 @@ function selfCheckInput(): Uint8Array {
   const out = new Uint8Array(10);
   out[4] = 116;
   return out;
-}
-
-// ---------------------------------------------------------------------------
-// Inflate: where the deflate stream ended, and what a stored block still needs
-
-/** The parts of fflate 0.8.3's streaming `Inflate` that tell where the deflate stream ended. */
-interface InflateState {
-  /** Bytes not yet consumed; `s.p` is the bit position in it. */
-  p: Uint8Array;
-  /** `f`: the final block has begun; `l`: a block is in progress (its length map). */
-  s: { f?: number; l?: unknown; p?: number };
-}
-
-let inflateChecked = false;
-
-/** Fails loudly when fflate's `Inflate` is not shaped as assumed here. */
-function checkInflate(inflate: Inflate): void {
-  if (inflateChecked) return;
-  const st = inflate as unknown as Partial<InflateState>;
-  if (!(st.p instanceof Uint8Array) || typeof st.s !== "object" || st.s === null) {
-    throw new Error(
-      "sluice: fflate's Inflate is not shaped as sluice expects (sluice needs fflate 0.8.3 exactly); refusing to guess where a deflate stream ends",
-    );
-  }
-  inflateChecked = true;
-}
-
-/**
- * After a push: the bytes fflate holds past the end of the deflate stream when it ended (maybe
- * none), or undefined while it goes on.
- */
-export function inflateRest(inflate: Inflate): Uint8Array | undefined {
-  checkInflate(inflate);
-  const { p, s } = inflate as unknown as InflateState;
-  return s.f && !s.l ? p.subarray(((s.p ?? 0) + 7) >> 3) : undefined;
-}
-
-/**
- * How many bytes fflate still needs, beyond those it holds, to finish the stored block it is
- * waiting for; 0 when it is not waiting for one (or its length has not arrived). fflate copies
- * what it holds into every push until a stored block is complete, so feeding it one in small
- * pieces would be quadratic; the caller gathers these bytes and pushes them at once.
- */
-export function storedMissing(inflate: Inflate): number {
-  checkInflate(inflate);
-  const { p, s } = inflate as unknown as InflateState;
-  if (s.l) return 0;
-  const pos = s.p ?? 0;
-  if (p.length * 8 < pos + 3) return 0;
-  const at = pos >> 3;
-  // BFINAL is the first bit, BTYPE the next two; 00 is a stored block.
-  if ((((p[at]! | ((p[at + 1] ?? 0) << 8)) >> (pos & 7)) & 6) !== 0) return 0;
-  const start = (pos + 10) >> 3;
-  if (p.length < start + 2) return 0;
-  const end = start + 4 + (p[start]! | (p[start + 1]! << 8));
-  return end > p.length ? end - p.length : 0;
 }

@@ -1,20 +1,20 @@
 /**
  * The decompressing side of `GunzipStream`/`InflateStream`'s `"fflate"` engine, in two
  * parts: the framing of gzip members (header, trailer, the boundary to the next member),
- * and the feeding of one deflate stream to fflate's inflater in steps that keep
- * backpressure. Not part of the public API: names and shapes here may change in any release.
+ * and the feeding of one deflate stream to sluice's strict inflater (lib/_inflate.ts) in
+ * steps that keep backpressure. Not part of the public API: names and shapes here may change
+ * in any release.
  * @module
  */
 
-import { Inflate } from "fflate";
-import { inflateRest, storedMissing } from "./_fflate.ts";
 import { checkChunk, crc32 } from "./_gzip.ts";
+import { Inflater, NEED_INPUT, STREAM_END } from "./_inflate.ts";
 import { readerCaughtUp } from "./_internal.ts";
 
 /** Work counters of one decompressing stream, for tests that check nothing is done twice. */
 export interface InflateWork {
-  /** How many times input was handed to fflate's inflater. */
-  pushes: number;
+  /** How many input bytes the inflater read (each should be read once). */
+  inflated: number;
   /** How many header bytes were searched for the NUL ending a name or comment. */
   headerScanned: number;
 }
@@ -24,13 +24,8 @@ export const inflateWork: WeakMap<object, InflateWork> = new WeakMap();
 
 /** The largest gzip header sluice accepts (FEXTRA is at most 64 KiB; names are rarely long). */
 const MAX_HEADER = 1 << 20;
-/** Deflate expands at most ~1032:1; bounding each push bounds the output of one step. */
+/** Deflate expands at most ~1032:1: bounding each slice fed to a platform decompressor bounds its output. */
 const MAX_RATIO = 1032;
-const SLICE = 1 << 17;
-/** Input bytes pushed first, before the stream's compression ratio is known. */
-const FIRST_SLICE = 4096;
-/** The output aimed at per push once the ratio is known: bounds each output chunk. */
-const TARGET_OUTPUT = 1 << 20;
 /** Unread output chunks past which inflating waits for the reader, and how few it waits for. */
 const PAUSE_AT = 8;
 const RESUME_AT = 2;
@@ -226,118 +221,73 @@ class GzipMembers {
 }
 
 /**
- * Feeds deflate streams (one per gzip member) to fflate's inflater, in pushes sized so that each
- * outputs about `TARGET_OUTPUT` bytes and never more than the limit allows, holding back the
- * pieces of a stored block until it is complete (fflate would copy them again on every push),
- * and pausing when the reader is more than `PAUSE_AT` chunks behind.
+ * Feeds deflate streams (one per gzip member) to sluice's inflater, in steps of at most 256 KiB
+ * of output that never pass the limit, pausing when the reader is more than `PAUSE_AT` chunks
+ * behind.
  */
 class DeflateFeeder {
   /** Output so far, over all members (what `maxOutputBytes` limits). */
   total = 0;
   /** Input not yet inflated when inflating paused for the reader. */
   paused: Uint8Array | undefined;
-  #inflate: Inflate | undefined;
-  /** Compressed bytes pushed to fflate so far; with `total`, the ratio that sizes the next push. */
-  #pushed = 0;
-  // The limit's error, thrown from inside fflate's push: passed on as it is, not as corrupt data.
-  #overflow: RangeError | undefined;
-  /** Input held back until it completes the stored block fflate waits for. */
-  readonly #stash = new Pending();
-  #stashNeed = 0;
-  /** What followed the end of the deflate stream in fflate's hands, when `#push` returns true. */
-  #left: Uint8Array = new Uint8Array(0);
+  /** Made at the first deflate stream: its buffers are about 350 KiB. */
+  #inflater: Inflater | undefined;
+  #started = false;
 
   constructor(
     readonly name: string,
     readonly max: number,
     readonly work: InflateWork,
     readonly controller: TransformStreamDefaultController<Uint8Array>,
-    /** Called with each piece of output before it is enqueued; names the member in errors. */
+    /** Counts each piece of output for the trailer; names the member in errors. */
     readonly members: GzipMembers | undefined,
   ) {}
 
   /** Begins a new deflate stream. */
   start(): void {
-    this.#inflate = new Inflate((out) => {
-      if (out.length === 0) return;
-      if (this.total + out.length > this.max) throw (this.#overflow = overLimit(this.name, this.max));
-      this.total += out.length;
-      this.members?.count(out);
-      this.controller.enqueue(out);
-    });
+    (this.#inflater ??= new Inflater()).reset();
+    this.#started = true;
   }
 
   get started(): boolean {
-    return this.#inflate !== undefined;
+    return this.#started;
   }
 
   /** Forgets the deflate stream (ended, or the input ended). */
   stop(): void {
-    this.#inflate = undefined;
-  }
-
-  /** Pushes `piece` to fflate; true when the deflate stream ended. */
-  #push(piece: Uint8Array): boolean {
-    const inf = this.#inflate!;
-    this.work.pushes++;
-    this.#pushed += piece.length;
-    try {
-      inf.push(piece, false);
-    } catch (error) {
-      if (error === this.#overflow) throw error;
-      const where = this.members ? ` in member ${this.members.member}` : "";
-      throw new Error(`${this.name}: corrupt deflate data${where}: ${(error as Error).message}`, { cause: error });
-    }
-    const rest = inflateRest(inf);
-    if (rest) {
-      this.#left = rest;
-      return true;
-    }
-    this.#stashNeed = storedMissing(inf);
-    return false;
+    this.#started = false;
   }
 
   /** Feeds deflate data; returns what follows the end of the deflate stream, or undefined. */
   feed(data: Uint8Array): Uint8Array | undefined {
+    const inflater = this.#inflater!;
     const controller = this.controller;
-    const stash = this.#stash;
-    let offset = 0;
-    while (offset < data.length) {
-      let ended: boolean;
-      if (this.#stashNeed > 0) {
-        const take = Math.min(this.#stashNeed - stash.length, data.length - offset);
-        stash.append(data.subarray(offset, offset + take));
-        offset += take;
-        if (stash.length < this.#stashNeed) return undefined;
-        this.#stashNeed = 0;
-        // fflate copies what it keeps of a push, so the stash can be reused afterwards.
-        ended = this.#push(stash.view());
-        stash.clear(1 << 17);
-      } else {
-        // Sized so one push outputs about TARGET_OUTPUT bytes: a chunk of a highly compressed
-        // stream is inflated in steps the reader can keep up with, not all at once.
-        const pushed = this.#pushed;
-        const most = pushed === 0 ? FIRST_SLICE : Math.max(512, Math.min(SLICE, Math.floor(TARGET_OUTPUT * pushed / Math.max(this.total, pushed))));
-        const end = Math.min(data.length, offset + sliceFor(this.max - this.total, most));
-        ended = this.#push(data.subarray(offset, end));
-        offset = end;
+    inflater.input(data);
+    for (;;) {
+      const from = inflater.position;
+      let status: number;
+      try {
+        status = inflater.run(this.max - this.total);
+      } catch (error) {
+        const where = this.members ? ` in member ${this.members.member}` : "";
+        throw new Error(`${this.name}: corrupt deflate data${where}: ${(error as Error).message}`, { cause: error });
       }
-      if (ended) {
-        const left = this.#left;
-        const tail = data.subarray(offset);
-        if (tail.length === 0) return left;
-        if (left.length === 0) return tail;
-        const joined = new Uint8Array(left.length + tail.length);
-        joined.set(left);
-        joined.set(tail, left.length);
-        return joined;
+      this.work.inflated += inflater.position - from;
+      const out = inflater.take();
+      if (out.length > 0) {
+        this.total += out.length;
+        this.members?.count(out);
+        controller.enqueue(out);
       }
-      if (offset < data.length && controller.desiredSize !== null && controller.desiredSize < -PAUSE_AT) {
-        this.paused = data.subarray(offset);
+      if (status === STREAM_END) return data.subarray(inflater.position);
+      if (status === NEED_INPUT) return undefined;
+      // OUTPUT_FULL: more output is ready to be written.
+      if (this.total >= this.max) throw overLimit(this.name, this.max);
+      if (controller.desiredSize !== null && controller.desiredSize < -PAUSE_AT) {
+        this.paused = data.subarray(inflater.position);
         return undefined;
       }
     }
-    return undefined;
   }
 }
 

@@ -111,7 +111,9 @@ export interface InflateOptions {
    */
   maxOutputBytes?: number;
   /**
-   * `"fflate"` decompresses in JavaScript and verifies everything described on the class;
+   * `"fflate"` (the name of the default engine, whose compression is fflate's) decompresses in
+   * JavaScript with sluice's own strict inflater, which checks everything zlib's inflate checks,
+   * and verifies everything described on the class;
    * `"native"` uses the platform's `DecompressionStream` (faster; its own error messages;
    * throws a `TypeError` at construction where it is missing). `maxOutputBytes` applies to both:
    * with a limit, the platform's decompressor is fed in slices of at most 64 KiB, fewer as the
@@ -225,13 +227,16 @@ export class DeflateStream extends TransformStream<Uint8Array, Uint8Array> {
 }
 
 /**
- * Decompresses gzip, verifying what fflate's own gunzip does not: the CRC32 and length in
- * every member's trailer, and the header (magic bytes, method, reserved flags, the header
- * CRC16 when FHCRC is set). Reads multi-member files (members back to back, as `cat a.gz b.gz`
- * makes) and any chunking of them, down to one byte at a time.
+ * Decompresses gzip, verifying the CRC32 and length in every member's trailer, the header (magic
+ * bytes, method, reserved flags, the header CRC16 when FHCRC is set) and the deflate data as
+ * strictly as zlib does. With the default engine decompression is sluice's own strict inflater
+ * (it rejects everything zlib's inflate rejects: a stored block's NLEN that is not the
+ * complement of LEN, over-subscribed or incomplete Huffman codes, invalid codes, distances too
+ * far back...); compression is fflate's. Reads multi-member files (members back to back, as
+ * `cat a.gz b.gz` makes) and any chunking of them, down to one byte at a time.
  *
  * Backpressure holds within a chunk too: a large or highly compressed chunk is inflated in
- * steps of about 1 MiB of output, and past a few unread steps the stream waits for its reader,
+ * steps of at most 256 KiB of output, and past a few unread steps the stream waits for its reader,
  * so one chunk never turns into its whole output in memory at once.
  *
  * **Cancellation behavior:** cancelling the readable side cancels the writable side (and so,
@@ -272,7 +277,7 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    const work = { pushes: 0, headerScanned: 0 };
+    const work = { inflated: 0, headerScanned: 0 };
     super(decompressor(name, true, max, work));
     inflateWork.set(this, work);
   }
@@ -286,9 +291,10 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
  *
  * **Error behavior:** corrupt data, input that ends before the final deflate block, bytes after
  * the end of the deflate stream, or output past `maxOutputBytes` (a `RangeError`) error the stream.
- * Raw deflate carries no checksum, and fflate checks less of its structure than zlib does (not
- * a stored block's NLEN, nor whether a Huffman code is complete): corruption that still parses
- * gives wrong bytes, not an error. Where integrity matters, use gzip, whose CRC32 is verified.
+ * The deflate data is checked as strictly as zlib checks it (with the default engine,
+ * decompression is sluice's own strict inflater; compression is fflate's), but raw deflate
+ * carries no checksum: corruption that still parses gives wrong bytes, not an error. Where
+ * integrity matters, use gzip, whose CRC32 is verified.
  *
  * @example Refuse to inflate more than 1 KiB
  * ```ts
@@ -316,7 +322,7 @@ export class InflateStream extends TransformStream<Uint8Array, Uint8Array> {
       adoptLimited(this, name, native, max);
       return;
     }
-    const work = { pushes: 0, headerScanned: 0 };
+    const work = { inflated: 0, headerScanned: 0 };
     super(decompressor(name, false, max, work));
     inflateWork.set(this, work);
   }

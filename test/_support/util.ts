@@ -120,3 +120,85 @@ export const ZERO_LED_MINIMAL: Uint8Array = /* @__PURE__ */ (() => {
   out[4] = 116;
   return out;
 })();
+
+/** What a reference decompressor made of some bytes. */
+export interface Decompressed {
+  ok: boolean;
+  /** What the reference emitted, all of it when ok, up to where it stopped otherwise. */
+  out: Uint8Array;
+  /** zlib's error message when not ok. */
+  message?: string;
+}
+
+interface ZlibStream {
+  on(event: string, listener: (arg: never) => void): void;
+  end(chunk: Uint8Array): void;
+}
+let zlib: { createGunzip(): ZlibStream; createInflateRaw(): ZlibStream } | undefined;
+
+/**
+ * Decompresses with zlib: node:zlib where there is one (Node, Deno, Bun, workerd); in browsers,
+ * node:zlib in the Vitest process (a browser command). A browser's own DecompressionStream is no
+ * reference (WebKit's gives other bytes before its error on a second gzip member).
+ */
+export async function referenceDecompress(format: "gzip" | "deflate-raw", bytes: Uint8Array): Promise<Decompressed> {
+  if (isServerRuntime) {
+    const name = "node:zlib";
+    zlib ??= await import(/* @vite-ignore */ name);
+    const z = format === "gzip" ? zlib!.createGunzip() : zlib!.createInflateRaw();
+    const parts: Uint8Array[] = [];
+    return new Promise((resolve) => {
+      z.on("data", (chunk: Uint8Array) => void parts.push(new Uint8Array(chunk)));
+      z.on("end", () => resolve({ ok: true, out: concat(parts) }));
+      z.on("error", (error: Error) => resolve({ ok: false, out: concat(parts), message: error.message }));
+      z.end(bytes);
+    });
+  }
+  const { commands } = await import("vitest/browser");
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  const { ok, out, message } = await commands.zlibDecompress(format, btoa(text));
+  return { ok, out: Uint8Array.from(atob(out), (c) => c.charCodeAt(0)), ...(message === undefined ? {} : { message }) };
+}
+
+/**
+ * Writes a bit stream as deflate stores it: fields least significant bit first, Huffman codes
+ * most significant bit first, bytes filled from their lowest bit.
+ */
+export class BitWriter {
+  readonly #bytes: number[] = [];
+  #bit = 0;
+
+  /** Writes the low `n` bits of `value`, lowest first. */
+  bits(value: number, n: number): this {
+    for (let i = 0; i < n; i++) {
+      if (this.#bit === 0) this.#bytes.push(0);
+      this.#bytes[this.#bytes.length - 1]! |= ((value >>> i) & 1) << this.#bit;
+      this.#bit = (this.#bit + 1) & 7;
+    }
+    return this;
+  }
+
+  /** Writes a Huffman code of `length` bits, its highest bit first. */
+  code(code: number, length: number): this {
+    for (let i = length - 1; i >= 0; i--) this.bits((code >>> i) & 1, 1);
+    return this;
+  }
+
+  /** Pads with zero bits to the next byte boundary. */
+  align(): this {
+    this.#bit = 0;
+    return this;
+  }
+
+  /** Writes whole bytes (after aligning). */
+  bytes(data: ArrayLike<number>): this {
+    this.align();
+    for (let i = 0; i < data.length; i++) this.#bytes.push(data[i]!);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return Uint8Array.from(this.#bytes);
+  }
+}

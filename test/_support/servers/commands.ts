@@ -23,7 +23,7 @@ declare module "vitest/browser" {
     /** Closes the set `startServers` answered with this id (nothing if it is already closed). */
     stopServers: (id: string) => Promise<void>;
     /** Decompresses base64 bytes with node:zlib (the fuzz tests' reference): whether zlib read it all, and what it gave. */
-    zlibDecompress: (format: "gzip" | "deflate-raw", base64: string) => Promise<{ ok: boolean; out: string }>;
+    zlibDecompress: (format: "gzip" | "deflate-raw", base64: string) => Promise<{ ok: boolean; out: string; message?: string }>;
   }
 }
 
@@ -44,14 +44,18 @@ const stopServers: BrowserCommand<[id: string], void> = async (_context, id) => 
   await servers?.close();
 };
 
-const zlibDecompress: BrowserCommand<[format: "gzip" | "deflate-raw", base64: string], { ok: boolean; out: string }> = (_context, format, base64) => {
+const zlibDecompress: BrowserCommand<[format: "gzip" | "deflate-raw", base64: string], { ok: boolean; out: string; message?: string }> = (
+  _context,
+  format,
+  base64,
+) => {
   const z = format === "gzip" ? createGunzip() : createInflateRaw();
   const parts: Buffer[] = [];
   return new Promise((resolve) => {
-    const answer = (ok: boolean) => resolve({ ok, out: Buffer.concat(parts).toString("base64") });
+    const answer = (ok: boolean, message?: string) => resolve({ ok, out: Buffer.concat(parts).toString("base64"), ...(message === undefined ? {} : { message }) });
     z.on("data", (chunk: Buffer) => void parts.push(chunk));
     z.on("end", () => answer(true));
-    z.on("error", () => answer(false));
+    z.on("error", (error: Error) => answer(false, error.message));
     z.end(Buffer.from(base64, "base64"));
   });
 };
