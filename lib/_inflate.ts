@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "./_internal.ts";
+
 /** {@linkcode Inflater.run} stopped: all input was used and the stream goes on. */
 export const NEED_INPUT = 0;
 /** {@linkcode Inflater.run} stopped: the next step writes output and there is no room for it. */
@@ -672,5 +674,25 @@ export class Inflater {
     this.#bits = bits;
     this.#count = count;
     return ended;
+  }
+}
+
+/**
+ * Inflates a whole raw deflate stream at once, for the deflater's self-checks: throws, as
+ * {@linkcode Inflater.run} does, on corrupt data, and on data that ends early or goes on
+ * after the final block.
+ */
+export function inflateWhole(data: Uint8Array): Uint8Array {
+  const inflater = new Inflater();
+  inflater.input(data);
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const status = inflater.run(Infinity);
+    parts.push(inflater.take());
+    if (status === NEED_INPUT) throw new Error("unexpected end of deflate data");
+    if (status === STREAM_END) {
+      if (inflater.position !== data.length) throw new Error("unexpected bytes after the deflate data");
+      return concatBytes(parts);
+    }
   }
 }

@@ -29,14 +29,14 @@ const BUDGETS: Record<string, number> = {
   "sluice/json": 5_000,
   "sluice/json-lines": 6_500,
   "sluice/json-items": 7_000,
-  "sluice/gzip": 15_500,
+  "sluice/gzip": 14_500,
   "sluice/msgpack": 10_000,
   "sluice/sse": 3_000,
   "sluice/fetch": 2_800,
-  "sluice/archive": 19_500,
+  "sluice/archive": 19_000,
   "sluice/s3": 10_500,
   "sluice/node": 2_600,
-  "gzip worker": 7_000,
+  "gzip worker": 8_200,
 };
 
 /** Libraries that the primitives (entry points that move bytes but encode nothing) must not pull in. */
