@@ -318,7 +318,10 @@ function depthOf(value: unknown): number {
 
 /** Whether a decoded value keeps within the limits the stream was given. */
 function withinLimits(value: unknown): boolean {
-  if (typeof value === "string") return new TextEncoder().encode(value).length <= MSGPACK_LIMITS.maxStrLength;
+  // The limit counts the string's bytes in the input. Re-encoding is no measure of them (each invalid byte decodes to
+  // a U+FFFD of 3 bytes), but the UTF-16 length is: n bytes decode to at most n code units, plus one where the last
+  // byte is a 4-byte lead, which @msgpack/msgpack's decoder turns into a surrogate pair.
+  if (typeof value === "string") return value.length <= MSGPACK_LIMITS.maxStrLength + 1;
   if (value instanceof Uint8Array) return value.length <= MSGPACK_LIMITS.maxBinLength;
   if (Array.isArray(value)) return value.length <= MSGPACK_LIMITS.maxArrayLength && value.every(withinLimits);
   if (value !== null && typeof value === "object" && value.constructor === Object) {

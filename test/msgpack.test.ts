@@ -155,6 +155,20 @@ describe("MsgpackDecoderStream", () => {
     await expect(decodeChunks([new Uint8Array([0x92, 0x01])])).rejects.toThrow(/with 2 bytes of it left over/);
   });
 
+  test("MsgpackDecoderStream's maxStrLength counts a string's bytes in the input, also for invalid UTF-8 (decoded as decodeMulti does)", async () => {
+    // A str 8 of 51 bytes: NULs, lone continuation bytes, and a 4-byte lead as its last byte (found by the fuzz suite).
+    const payload = new Uint8Array(51);
+    for (const i of [19, 21, 28, 31, 34, 35, 38, 43, 45, 48, 49]) payload[i] = 0x80;
+    payload[50] = 0xf1;
+    const bytes = concat([new Uint8Array([0xd9, 51]), payload]);
+    const expected = [...decodeMulti(bytes)];
+    // Its decoded form is longer than 51 in UTF-16 units and in re-encoded UTF-8 bytes; the limit is on the input.
+    expect((expected[0] as string).length).toBeGreaterThan(51);
+    expect(await decodeChunks([bytes], { maxStrLength: 51 })).toEqual(expected);
+    expect(await decodeChunks(pieces(bytes, 1), { maxStrLength: 51 })).toEqual(expected);
+    await expect(decodeChunks([bytes], { maxStrLength: 50 })).rejects.toThrow(/a str of 51 bytes exceeds maxStrLength \(50\)/);
+  });
+
   test("MsgpackDecoderStream errors as soon as a header announces a length past a limit", async () => {
     const cases: [Uint8Array, MsgpackDecoderOptions, RegExp][] = [
       [new Uint8Array([0xdb, 0x7f, 0xff, 0xff, 0xff, 0x61]), {}, /a str of 2147483647 bytes exceeds maxStrLength \(16777216\)/],
