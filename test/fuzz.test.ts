@@ -3,8 +3,9 @@
 // into random chunks, each compared with a reference decoder. Every decoder must end in time
 // (close, or error with an Error), emit nothing a reference would not, never close normally
 // where the reference finds the input corrupt, stay within its limits, and leave no unhandled
-// rejection. A small budget runs in every runtime with `npm test`; `npm run fuzz` runs a
-// larger one in Node (SLUICE_FUZZ_RUNS runs per property, SLUICE_FUZZ_SEED to replay).
+// rejection. A small budget runs in every runtime with `npm test`, from a fixed seed so that
+// every run tries the same inputs; `npm run fuzz` runs a larger one in Node from a new seed
+// each time (SLUICE_FUZZ_RUNS runs per property, SLUICE_FUZZ_SEED to replay a failure's seed).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { decodeMulti, encode } from "@msgpack/msgpack";
@@ -19,7 +20,8 @@ import { concat, cutAt, referenceDecompress, streamOf } from "./_support/util.ts
 const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 /** Runs per property: a few seconds in all with `npm test`, more with `npm run fuzz`. */
 const RUNS = Number(env.SLUICE_FUZZ_RUNS) || 30;
-const SEED = env.SLUICE_FUZZ_SEED === undefined ? undefined : Number(env.SLUICE_FUZZ_SEED);
+/** The seed: fixed unless given; "random" for a new one each run (fast-check prints it on a failure). */
+const SEED = env.SLUICE_FUZZ_SEED === "random" ? undefined : Number(env.SLUICE_FUZZ_SEED ?? 20261201);
 const PARAMS = { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) };
 /** A decoder that has not ended this long after its input did is stuck (generous: the machine is shared). */
 const DEADLINE_MS = 10_000;
