@@ -24,17 +24,11 @@ export const inflateWork: WeakMap<object, InflateWork> = new WeakMap();
 
 /** The largest gzip header sluice accepts (FEXTRA is at most 64 KiB; names are rarely long). */
 const MAX_HEADER = 1 << 20;
-/** Deflate expands at most ~1032:1: bounding each slice fed to a platform decompressor bounds its output. */
-const MAX_RATIO = 1032;
 /** Unread output chunks past which inflating waits for the reader, and how few it waits for. */
 const PAUSE_AT = 8;
 const RESUME_AT = 2;
 
-/** Input bytes to decompress in one step when `room` output bytes are left before the limit. */
-export function sliceFor(room: number, most: number): number {
-  return room === Infinity ? most : Math.max(512, Math.min(most, Math.floor(room / MAX_RATIO)));
-}
-
+/** The error of a stream whose output would pass `maxOutputBytes`, with either engine. */
 export function overLimit(name: string, max: number): RangeError {
   return new RangeError(`${name}: decompressed output would pass maxOutputBytes (${max} bytes); stopped (possible decompression bomb)`);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { decompressor, inflateWork, overLimit, sliceFor } from "./_gunzip.ts";
+import { decompressor, inflateWork, overLimit } from "./_gunzip.ts";
 import {
   BLOCK_SIZE,
   checkChunk,
@@ -493,6 +493,13 @@ function adoptLimited(stream: TransformStream<Uint8Array, Uint8Array>, name: str
 
 /** The most bytes written to a platform decompressor at once when a limit is set. */
 const NATIVE_SLICE = 1 << 16;
+/** Deflate expands at most ~1032:1: bounding each slice fed to a platform decompressor bounds its output. */
+const MAX_RATIO = 1032;
+
+/** Input bytes to decompress in one step when `room` output bytes are left before the limit. */
+function sliceFor(room: number, most: number): number {
+  return room === Infinity ? most : Math.max(512, Math.min(most, Math.floor(room / MAX_RATIO)));
+}
 
 // ---------------------------------------------------------------------------
 // Compression in blocks, on this thread or on the pool
