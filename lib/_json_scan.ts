@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "./_internal.ts";
+
 /** What was wrong with the text, in {@linkcode JsonParseError.kind}. */
 export type JsonParseErrorKind =
   | "unexpected-byte"
@@ -812,16 +814,8 @@ export class JsonScanner {
       const from = this.#capStart - this.#textStart - (this.#capU16 - this.#textU16);
       text = this.#text.slice(from, from + (this.#base + end - this.#capStart) - (this.#u16 - this.#capU16));
     } else {
-      const parts = this.#capParts;
-      let length = end;
-      for (const p of parts) length += p.length;
-      const bytes = new Uint8Array(length);
-      let at = 0;
-      for (const p of parts) {
-        bytes.set(p, at);
-        at += p.length;
-      }
-      bytes.set(buf.subarray(0, end), at);
+      this.#capParts.push(buf.subarray(0, end));
+      const bytes = concatBytes(this.#capParts);
       this.#capParts = [];
       text = this.#decoder.decode(bytes);
     }

@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { inflateWork } from "../lib/_gunzip.ts";
 import { BLOCK_SIZE } from "../lib/_gzip.ts";
 import { type CompressionWorker, DeflateStream, GunzipStream, GzipStream, InflateStream, setCompressionPoolSize } from "../lib/gzip.ts";
-import { collect, collectBytes, concat, cutAt, deferred, delay, sha256Hex, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "./_support/util.ts";
+import { collect, collectBytes, concat, cutAt, deferred, delay, mulberry32, sha256Hex, streamOf, ZERO_LED_MINIMAL, zeroLedRecords } from "./_support/util.ts";
 
 const polyfilled = (globalThis as { __sluicePolyfilled?: boolean }).__sluicePolyfilled === true;
 const isDeno = "Deno" in globalThis;
@@ -13,13 +13,7 @@ const hasGlobalWorker = typeof (globalThis as { Worker?: unknown }).Worker === "
 
 /** Deterministic text of `length` bytes: numbered lines of pseudo-random words (mulberry32). */
 function corpus(length: number, seed = 1): Uint8Array {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   const words = ["order", "token", "amount", "0x", "sell", "buy", "fee", "limit", "market", "{", "}", '"id":', "€", "円"];
   const out = new Uint8Array(length);
   const enc = new TextEncoder();

@@ -91,6 +91,17 @@ export function delay(ms: number): Promise<void> {
 /** True when the test is running in Node or Deno (not a browser). */
 export const isServerRuntime = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
 
+/** A small seeded pseudo-random generator (mulberry32): numbers in [0, 1), the same for a seed in every runtime. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
  * Small binary inputs of the shape that fflate 0.8.3's streaming Deflate used to
  * compress into unreadable streams (fflate issue #260): a run of zero bytes, then
@@ -98,13 +109,7 @@ export const isServerRuntime = typeof (globalThis as { process?: { versions?: { 
  * as in fonts, images and office files. Deterministic for a seed.
  */
 export function zeroLedRecords(seed: number): Uint8Array {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   const length = 100 + Math.floor(rnd() * 4000);
   const zeros = Math.floor(rnd() * 64);
   const record = new Uint8Array(2 + Math.floor(rnd() * 12));
