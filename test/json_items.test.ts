@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { JsonItemStream, JsonLimitError, JsonParseError, type JsonItem, type JsonItemStreamOptions } from "../lib/json_items.ts";
-import { collect, cutAt, deferred, streamOf } from "./_support/util.ts";
+import { collect, cutAt, deferred, errorOf, streamOf } from "./_support/util.ts";
 
 const encoder = new TextEncoder();
 
@@ -12,15 +12,6 @@ function items(chunks: Uint8Array[], paths: string | string[], options?: JsonIte
 /** Every single byte as its own chunk. */
 function bytewise(bytes: Uint8Array): Uint8Array[] {
   return Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
 }
 
 /** The fields of an error that say what and where. */

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { JsonLinesParseStream, JsonLinesStream } from "../lib/json_lines.ts";
-import { collect, concat, cutAt, deferred, streamOf } from "./_support/util.ts";
+import { collect, concat, cutAt, deferred, errorOf, streamOf } from "./_support/util.ts";
 
 const encoder = new TextEncoder();
 
@@ -11,15 +11,6 @@ async function linesOf(values: unknown[], options?: ConstructorParameters<typeof
 
 async function parse(chunks: (Uint8Array | string)[], options?: ConstructorParameters<typeof JsonLinesParseStream>[0]): Promise<unknown[]> {
   return collect(streamOf(chunks).pipeThrough(new JsonLinesParseStream(options)));
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
 }
 
 describe("JsonLinesStream", () => {

@@ -31,6 +31,16 @@ export function streamOf<T>(chunks: Iterable<T>): ReadableStream<T> {
   }, { highWaterMark: 0 });
 }
 
+/** The error a promise rejects with; fails the test when it resolves instead. */
+export async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected an error");
+}
+
 /** Reads a stream to its end and returns its chunks. */
 export async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
   const reader = stream.getReader();
